@@ -21,5 +21,5 @@ class QC(IntFlag):
     PM25_GT_PM10 = 128     #: flag only: PM2.5 exceeds PM10 by more than the tolerance
 
 
-FLAG_MEANINGS = " ".join(f.name.lower() for f in QC if f.name)  # type: ignore[union-attr]
+FLAG_MEANINGS = " ".join(f.name.lower() for f in QC if f.name)
 FLAG_MASKS = [int(f) for f in QC]

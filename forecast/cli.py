@@ -1,0 +1,185 @@
+"""``wcs-forecast``: a thin command line over the engine's pure functions.
+
+Exit codes (stable, for schedulers and scripts):
+
+====  ==========================================================
+0     success
+1     degraded success (reserved for forecast cycles)
+2     bad command line or configuration
+3     unusable input (the message names the file, field and expectation)
+4     internal error (a bug: please report it with ``--debug`` output)
+====  ==========================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+
+from forecast.errors import ConfigError, InputError, WcsError
+
+EXIT_OK, EXIT_DEGRADED, EXIT_CONFIG, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
+DEFAULT_CONFIG = "config.yaml"
+
+
+def _config_path(value: str | None) -> Path:
+    return Path(value or os.environ.get("WCS_CONFIG") or DEFAULT_CONFIG)
+
+
+def _load(args: argparse.Namespace):  # noqa: ANN202 - returns forecast.config.Config
+    from forecast.config import load_config
+
+    return load_config(_config_path(getattr(args, "config", None)))
+
+
+# --------------------------------------------------------------------------------------------
+# commands
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from forecast.config import load_config, summarize
+
+    config = load_config(_config_path(args.config_file or args.config))
+    print(summarize(config))
+    print("configuration OK")
+    return EXIT_OK
+
+
+def cmd_obs_import(args: argparse.Namespace) -> int:
+    from forecast.obs.dataset import import_observations, summarize_import, write_netcdf_atomic
+    from forecast.obs.qc import format_qc_report
+
+    config = _load(args)
+    result = import_observations(args.paths, args.format, config, city=args.city)
+    print(summarize_import(result))
+    print()
+    print(format_qc_report(result.report, result.dataset))
+    if args.report:
+        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        result.report.to_csv(args.report)
+    out = write_netcdf_atomic(result.dataset, args.out)
+    print(f"\nwrote {out}")
+    return EXIT_OK
+
+
+def cmd_obs_cities(args: argparse.Namespace) -> int:
+    from forecast.obs.cities import city_values, format_city_table
+    from forecast.obs.dataset import read_netcdf, write_netcdf_atomic
+
+    config = _load(args)
+    stations = read_netcdf(args.obs)
+    cities = city_values(stations, config, args.method)
+    print(format_city_table(cities))
+    out = write_netcdf_atomic(cities, args.out)
+    print(f"\nwrote {out}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from forecast.obs.cities import city_values, format_city_table
+    from forecast.obs.dataset import import_observations, summarize_import, write_netcdf_atomic
+    from forecast.obs.qc import format_qc_report
+
+    config = _load(args)
+    out = Path(args.out)
+    data = resources.files("forecast") / "data" / "demo" / "station_hourly_2020-04"
+    with resources.as_file(data) as folder:
+        print(f"demo: importing the embedded real station data in {folder}\n")
+        result = import_observations([folder], "station-hourly", config)
+    print(summarize_import(result))
+    print()
+    print(format_qc_report(result.report, result.dataset))
+    obs_path = write_netcdf_atomic(result.dataset, out / "stations_hourly.nc")
+    result.report.to_csv(out / "qc_report.csv")
+    daily = city_values(result.dataset, config, "daily")
+    print("\nCity daily means by the national method (≥ 20 valid hours; reference sites "
+          "excluded):")
+    print(format_city_table(daily))
+    daily_path = write_netcdf_atomic(daily, out / "cities_daily.nc")
+    print(f"\nwrote {obs_path}, {daily_path} and {out / 'qc_report.csv'}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
+# parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from forecast.obs.readers import FORMATS
+
+    parser = argparse.ArgumentParser(
+        prog="wcs-forecast",
+        description="Heavy-pollution early warning for Urumqi–Changji–Shihezi–Wujiaqu (乌昌石).",
+        epilog="Exit codes: 0 ok, 1 degraded, 2 bad usage/config, 3 unusable input, 4 bug.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="CONFIG",
+                        help=f"configuration file (default: $WCS_CONFIG or ./{DEFAULT_CONFIG})")
+
+    config = sub.add_parser("config", help="check the configuration")
+    config_sub = config.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = config_sub.add_parser("check", parents=[common], help="validate and summarise")
+    check.add_argument("config_file", nargs="?", metavar="CONFIG")
+    check.set_defaults(func=cmd_config_check)
+
+    obs = sub.add_parser("obs", help="station observations")
+    obs_sub = obs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    imp = obs_sub.add_parser(
+        "import", parents=[common],
+        help="read station or city files, quality-control them and write a netCDF dataset",
+    )
+    imp.add_argument("paths", nargs="+", metavar="PATH", help="files or directories of CSV files")
+    imp.add_argument("--format", required=True, choices=FORMATS)
+    imp.add_argument("--out", required=True, metavar="OBS.nc")
+    imp.add_argument("--city", help="city of a single-city table (config id or Chinese name)")
+    imp.add_argument("--report", metavar="QC.csv", help="also write the QC report as CSV")
+    imp.set_defaults(func=cmd_obs_import)
+
+    cities = obs_sub.add_parser("cities", parents=[common],
+                                help="city values from station observations (national method)")
+    cities.add_argument("obs", metavar="OBS.nc")
+    cities.add_argument("--out", required=True, metavar="CITIES.nc")
+    cities.add_argument("--method", choices=("hourly", "daily", "rolling-24h"), default="daily")
+    cities.set_defaults(func=cmd_obs_cities)
+
+    demo = sub.add_parser("demo", parents=[common], help="run the main job on embedded data")
+    demo.add_argument("--out", default="demo-output", metavar="DIR")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except WcsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"internal error: {type(exc).__name__}: {exc}\n(re-run with --debug for the "
+              "traceback and report it)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

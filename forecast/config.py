@@ -1,0 +1,351 @@
+"""The engine's configuration: one typed, validated object loaded explicitly from YAML.
+
+Nothing is read at import time. :func:`load_config` reads the file with a safe YAML loader,
+rejects unknown keys (naming the key path and suggesting the closest valid key), checks
+cross-references (every station's city exists, codes are unique, …) and resolves relative paths
+against the directory of the config file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from forecast.errors import ConfigError
+from forecast.obs.qc import QCParams
+from forecast.timeutil import BEIJING, FORBIDDEN_ZONES
+
+ObsFormat = Literal["cnemc-hourly", "station-hourly", "china-sites", "city-daily", "tidy"]
+_ID = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+def _require_unique(what: str, values: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{what}: {value!r} appears more than once")
+        seen.add(value)
+
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base_dir")
+    if base is not None and not value.is_absolute():
+        return (Path(base) / value).resolve()
+    return value
+
+
+def _check_zone(zone: str) -> str:
+    if zone in FORBIDDEN_ZONES:
+        raise ValueError(
+            f"{zone!r} is UTC+6; station data, bulletins and schedules use Beijing time, "
+            f"expected {BEIJING!r}"
+        )
+    if zone != BEIJING:
+        raise ValueError(f"expected {BEIJING!r} (Beijing time, UTC+8), got {zone!r}")
+    return zone
+
+
+class RegionConfig(_Strict):
+    id: str
+    name_zh: str
+    name_en: str
+    time_zone: str = BEIJING
+    grid_margin_deg: float = Field(0.5, ge=0, le=10, description="grid coverage margin [degrees]")
+
+    _zone = field_validator("time_zone")(staticmethod(_check_zone))
+
+
+class CityConfig(_Strict):
+    id: str
+    name_zh: str
+    name_en: str
+    aliases: tuple[str, ...] = ()
+
+    @field_validator("id")
+    @staticmethod
+    def _id_is_safe(value: str) -> str:
+        # City ids become file names and JSON keys: keep them to a safe alphabet.
+        if not _ID.match(value):
+            raise ValueError(f"city id {value!r} must match {_ID.pattern}")
+        return value
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name this city may appear under in source files."""
+        return (self.id, self.name_zh, self.name_en, *self.aliases)
+
+
+class StationConfig(_Strict):
+    code: str = Field(pattern=r"^[0-9]{4}A$", description="national station code, e.g. 1490A")
+    name: str
+    city: str
+    lon: float = Field(ge=-180, le=180, description="longitude [degrees east]")
+    lat: float = Field(ge=-90, le=90, description="latitude [degrees north]")
+    reference_site: bool = False
+
+
+class SourceConfig(_Strict):
+    format: str
+    pattern: str
+
+
+class SourcesConfig(_Strict):
+    observations: tuple[SourceConfig, ...] = ()
+    nwp: tuple[SourceConfig, ...] = ()
+
+
+class DataConfig(_Strict):
+    observations_dir: Path = Path("data/obs")
+    nwp_dir: Path = Path("data/nwp")
+    models_dir: Path = Path("data/models")
+    bulletins_dir: Path = Path("data/bulletins")
+    cache_dir: Path = Path("data/cache")
+    sources: SourcesConfig = SourcesConfig()
+
+    _paths = field_validator(
+        "observations_dir", "nwp_dir", "models_dir", "bulletins_dir", "cache_dir"
+    )(staticmethod(_resolve))
+
+
+class CityMeanConfig(_Strict):
+    min_stations: int = Field(1, ge=1, description="valid non-reference stations needed")
+    min_valid_hours: int = Field(20, ge=1, le=24, description="valid hours for a 24-h mean")
+
+
+class ObservationsConfig(_Strict):
+    qc: QCParams = QCParams()
+    city_mean: CityMeanConfig = CityMeanConfig()
+    max_future_hours: float = Field(1.0, ge=0, description="tolerated clock skew [h]")
+
+
+class AqiConfig(_Strict):
+    standard: Literal["HJ633-2012", "HJ633-2026"] = "HJ633-2026"
+
+
+class WarningsConfig(_Strict):
+    rule_set: Literal["2018", "2024"] = "2024"
+    blue_level: bool = False
+    min_lead_hours: int = Field(24, ge=0)
+    lift_below_aqi: int = Field(150, ge=0, le=500)
+    lift_after_hours: int = Field(36, ge=0)
+
+
+class ModelConfig(_Strict):
+    horizon_days: int = Field(7, ge=1, le=15)
+    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+    exceedance_thresholds: tuple[float, ...] = (75, 115, 150, 250)
+
+    @field_validator("quantiles")
+    @staticmethod
+    def _quantiles_sorted(value: tuple[float, ...]) -> tuple[float, ...]:
+        if not all(0 < q < 1 for q in value) or list(value) != sorted(set(value)):
+            raise ValueError(f"quantiles must be strictly increasing within (0, 1), got {value}")
+        return value
+
+
+class OutputConfig(_Strict):
+    formats: tuple[Literal["json", "cap", "text", "html", "png"], ...] = ("json",)
+    languages: tuple[Literal["zh", "en"], ...] = ("zh", "en")
+
+
+class JobConfig(_Strict):
+    id: str
+    task: Literal["ingest", "forecast", "verify"]
+    cron: str = Field(description="5-field crontab in the schedule's time zone")
+
+    @field_validator("cron")
+    @staticmethod
+    def _valid_cron(value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone=BEIJING)
+        except ValueError as exc:
+            raise ValueError(f"invalid crontab {value!r}: {exc}") from None
+        return value
+
+
+class AlertPeriod(_Strict):
+    start: str = Field("10-01", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+    end: str = Field("03-31", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+
+
+class ScheduleConfig(_Strict):
+    time_zone: str = BEIJING
+    alert_period: AlertPeriod = AlertPeriod()
+    job_store: Path = Path("data/scheduler.sqlite")
+    misfire_grace_seconds: int = Field(900, ge=0)
+    jobs: tuple[JobConfig, ...] = ()
+
+    _zone = field_validator("time_zone")(staticmethod(_check_zone))
+    _paths = field_validator("job_store")(staticmethod(_resolve))
+
+    @model_validator(mode="after")
+    def _unique_job_ids(self) -> ScheduleConfig:
+        _require_unique("schedule.jobs", (j.id for j in self.jobs))
+        return self
+
+
+class Config(_Strict):
+    version: Literal[1] = 1
+    region: RegionConfig
+    cities: tuple[CityConfig, ...] = Field(min_length=1)
+    stations: tuple[StationConfig, ...] = Field(min_length=1)
+    data: DataConfig = DataConfig()
+    observations: ObservationsConfig = ObservationsConfig()
+    aqi: AqiConfig = AqiConfig()
+    warnings: WarningsConfig = WarningsConfig()
+    model: ModelConfig = ModelConfig()
+    output: OutputConfig = OutputConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    #: the file this configuration was read from (set by :func:`load_config`).
+    source: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Config:
+        _require_unique("cities[].id", (c.id for c in self.cities))
+        _require_unique("stations[].code", (s.code for s in self.stations))
+        city_ids = [c.id for c in self.cities]
+        for i, st in enumerate(self.stations):
+            if st.city not in city_ids:
+                raise ValueError(
+                    f"stations[{i}] ({st.code}): city {st.city!r} is not defined; "
+                    f"valid cities: {', '.join(city_ids)}"
+                )
+        for city in self.cities:
+            if not any(s.city == city.id and not s.reference_site for s in self.stations):
+                raise ValueError(f"city {city.id!r} has no non-reference station")
+        names: dict[str, str] = {}
+        for city in self.cities:
+            for name in city.names:
+                if names.setdefault(name, city.id) != city.id:
+                    raise ValueError(f"city name {name!r} is used by {names[name]!r} and {city.id!r}")
+        return self
+
+    # --- lookups used throughout the engine -------------------------------------------------
+    def city(self, name: str) -> CityConfig:
+        """The city known under ``name`` (id, Chinese or English name, or an alias)."""
+        for city in self.cities:
+            if name in city.names or name.lower() == city.id:
+                return city
+        valid = ", ".join(f"{c.id} ({c.name_zh})" for c in self.cities)
+        raise KeyError(f"unknown city {name!r}; valid cities: {valid}")
+
+    def station(self, code: str) -> StationConfig:
+        for st in self.stations:
+            if st.code == code:
+                return st
+        raise KeyError(f"unknown station code {code!r}")
+
+    def stations_of(self, city_id: str) -> tuple[StationConfig, ...]:
+        return tuple(s for s in self.stations if s.city == city_id)
+
+
+def _model_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """Valid keys at the location of an unknown key, for a 'did you mean' hint."""
+    model: Any = Config
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        candidates = [annotation, *args]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return []
+    return list(model.model_fields) if isinstance(model, type) else []
+
+
+def _format_errors(path: Path, exc: ValidationError) -> str:
+    lines = [f"{path}: invalid configuration ({exc.error_count()} problem(s)):"]
+    for err in exc.errors():
+        loc = err["loc"]
+        key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        if err["type"] == "extra_forbidden":
+            valid = [k for k in _model_keys(loc) if k != "source"]
+            hint = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+            text = f"unknown key {key or '<top level>'!r}"
+            if hint:
+                text += f"; did you mean {hint[0]!r}?"
+            if valid:
+                text += f" Valid keys here: {', '.join(valid)}"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            text = f"{key or '<top level>'}: {msg}"
+            if err["type"] not in ("value_error", "missing"):
+                text += f" (got {err.get('input')!r})"
+        lines.append(f"  - {text}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, validate and return the configuration in ``path``.
+
+    Raises :class:`~forecast.errors.ConfigError` with every problem listed by key path.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read as UTF-8 text: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    try:
+        config = Config.model_validate(raw, context={"base_dir": path.parent.resolve()})
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, exc)) from None
+    return config.model_copy(update={"source": path.resolve()})
+
+
+def summarize(config: Config) -> str:
+    """A short human-readable summary for ``wcs-forecast config check``."""
+    lines = [
+        f"config: {config.source}",
+        f"region: {config.region.name_en} ({config.region.name_zh}), time zone "
+        f"{config.region.time_zone}",
+        f"cities: {len(config.cities)}; stations: {len(config.stations)} "
+        f"({sum(s.reference_site for s in config.stations)} reference)",
+    ]
+    for city in config.cities:
+        sts = config.stations_of(city.id)
+        refs = [s.code for s in sts if s.reference_site]
+        lines.append(
+            f"  {city.id:<8} {city.name_zh:<5} {len(sts):>2} stations"
+            + (f" (reference: {', '.join(refs)})" if refs else "")
+        )
+    lines += [
+        f"AQI standard: {config.aqi.standard}; warning rules: {config.warnings.rule_set}"
+        f" (blue level {'on' if config.warnings.blue_level else 'off'})",
+        f"models: {config.data.models_dir}; bulletins: {config.data.bulletins_dir}",
+        f"schedule: {len(config.schedule.jobs)} jobs in {config.schedule.time_zone}, alert period "
+        f"{config.schedule.alert_period.start} – {config.schedule.alert_period.end}",
+    ]
+    return "\n".join(lines)
