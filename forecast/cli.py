@@ -20,8 +20,12 @@ import traceback
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from forecast.errors import ConfigError, InputError, WcsError
+
+if TYPE_CHECKING:
+    from forecast.config import Config
 
 EXIT_OK, EXIT_DEGRADED, EXIT_CONFIG, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
 DEFAULT_CONFIG = "config.yaml"
@@ -31,7 +35,7 @@ def _config_path(value: str | None) -> Path:
     return Path(value or os.environ.get("WCS_CONFIG") or DEFAULT_CONFIG)
 
 
-def _load(args: argparse.Namespace):  # noqa: ANN202 - returns forecast.config.Config
+def _load(args: argparse.Namespace) -> Config:
     from forecast.config import load_config
 
     return load_config(_config_path(getattr(args, "config", None)))

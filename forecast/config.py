@@ -275,7 +275,7 @@ def _model_keys(loc: tuple[int | str, ...]) -> list[str]:
         model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
         if model is None:
             return []
-    return list(model.model_fields) if isinstance(model, type) else []
+    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
 
 
 def _format_errors(path: Path, exc: ValidationError) -> str:

@@ -1,0 +1,75 @@
+"""The command line on the embedded data: demo, obs import and obs cities end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from forecast.cli import main
+from forecast.obs.dataset import read_netcdf
+
+DEMO = resources.files("forecast") / "data" / "demo" / "station_hourly_2020-04"
+
+
+def test_demo_writes_datasets_and_prints_the_summary(
+    tmp_path: Path, config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--config", str(config_path), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "21 stations × 140 hours" in out
+    assert "2020-04-02 08:00 – 2020-04-08 03:00 Beijing time" in out
+    assert "City daily means" in out
+    stations = read_netcdf(tmp_path / "stations_hourly.nc")
+    cities = read_netcdf(tmp_path / "cities_daily.nc")
+    assert stations.sizes == {"site": 21, "time": 140}
+    assert list(cities["site"].values) == ["urumqi", "changji", "shihezi", "wujiaqu"]
+    assert cities.attrs["time_resolution"] == "1D"
+    assert (tmp_path / "qc_report.csv").stat().st_size > 0
+
+
+def test_obs_import_then_cities(
+    tmp_path: Path, config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    obs = tmp_path / "obs.nc"
+    with resources.as_file(DEMO) as folder:
+        code = main(
+            ["obs", "import", str(folder / "石河子.csv"), "--format", "station-hourly",
+             "--out", str(obs), "--config", str(config_path), "--report", str(tmp_path / "qc.csv")]
+        )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "2709A" in out and "艾青诗歌馆" in out
+    ds = read_netcdf(obs)
+    assert sorted(ds["site"].values) == ["2709A", "2710A", "3442A"]
+    assert ds.attrs["source_time_zone"] == "Asia/Shanghai"
+    # 2020-04-02 08:00 Beijing time is 00:00 UTC; 艾青诗歌馆 reported PM2.5 = 23 that hour.
+    assert ds["pm25"].sel(site="2709A", time=np.datetime64("2020-04-02T00:00")).item() == 23.0
+
+    hourly = tmp_path / "cities.nc"
+    assert main(["obs", "cities", str(obs), "--out", str(hourly), "--method", "hourly",
+                 "--config", str(config_path)]) == 0
+    city = read_netcdf(hourly)
+    expected = ds["pm25"].sel(site=["2709A", "2710A", "3442A"]).mean("site")
+    xr.testing.assert_allclose(city["pm25"].sel(site="shihezi", drop=True),
+                               expected.drop_vars([c for c in expected.coords if c != "time"]))
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "forecast", "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0
+    assert "obs" in done.stdout and "config" in done.stdout
+
+
+def test_unknown_format_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["obs", "import", "x.csv", "--format", "excel", "--out", "y.nc"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'excel'" in capsys.readouterr().err
