@@ -39,8 +39,10 @@ def write_releases(folder: Path, n_files: int, n_stations: int, seed: int = 0) -
     config = load_config(ROOT / "config.yaml")
     rng = np.random.default_rng(seed)
     ours = [(s.code, s.lon, s.lat, "乌鲁木齐市", s.name) for s in config.stations]
-    others = [(f"{5000 + i}A", 100.0, 30.0, "其他市", f"站{i}")
-              for i in range(max(0, n_stations - len(ours)))]
+    others = [
+        (f"{5000 + i}A", 100.0, 30.0, "其他市", f"站{i}")
+        for i in range(max(0, n_stations - len(ours)))
+    ]
     stations = ours + others
     start = pd.Timestamp("2022-01-01 00:00")
     paths = []
@@ -87,7 +89,9 @@ def main() -> None:
         floor_s = _best_of(
             args.repeat, lambda: [pd.read_csv(p, dtype=str, keep_default_na=False) for p in paths]
         )
-        write_s = _best_of(args.repeat, lambda: write_netcdf_atomic(result.dataset, folder / "o.nc"))
+        write_s = _best_of(
+            args.repeat, lambda: write_netcdf_atomic(result.dataset, folder / "o.nc")
+        )
     report = {
         "files": args.files,
         "rows": args.files * args.stations,

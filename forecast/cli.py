@@ -101,8 +101,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     obs_path = write_netcdf_atomic(result.dataset, out / "stations_hourly.nc")
     result.report.to_csv(out / "qc_report.csv")
     daily = city_values(result.dataset, config, "daily")
-    print("\nCity daily means by the national method (≥ 20 valid hours; reference sites "
-          "excluded):")
+    print("\nCity daily means by the national method (≥ 20 valid hours; reference sites excluded):")
     print(format_city_table(daily))
     daily_path = write_netcdf_atomic(daily, out / "cities_daily.nc")
     print(f"\nwrote {obs_path}, {daily_path} and {out / 'qc_report.csv'}")
@@ -124,8 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="CONFIG",
-                        help=f"configuration file (default: $WCS_CONFIG or ./{DEFAULT_CONFIG})")
+    common.add_argument(
+        "--config",
+        metavar="CONFIG",
+        help=f"configuration file (default: $WCS_CONFIG or ./{DEFAULT_CONFIG})",
+    )
 
     config = sub.add_parser("config", help="check the configuration")
     config_sub = config.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -136,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     obs = sub.add_parser("obs", help="station observations")
     obs_sub = obs.add_subparsers(dest="action", required=True, metavar="ACTION")
     imp = obs_sub.add_parser(
-        "import", parents=[common],
+        "import",
+        parents=[common],
         help="read station or city files, quality-control them and write a netCDF dataset",
     )
     imp.add_argument("paths", nargs="+", metavar="PATH", help="files or directories of CSV files")
@@ -146,8 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--report", metavar="QC.csv", help="also write the QC report as CSV")
     imp.set_defaults(func=cmd_obs_import)
 
-    cities = obs_sub.add_parser("cities", parents=[common],
-                                help="city values from station observations (national method)")
+    cities = obs_sub.add_parser(
+        "cities", parents=[common], help="city values from station observations (national method)"
+    )
     cities.add_argument("obs", metavar="OBS.nc")
     cities.add_argument("--out", required=True, metavar="CITIES.nc")
     cities.add_argument("--method", choices=("hourly", "daily", "rolling-24h"), default="daily")
@@ -180,8 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"internal error: {type(exc).__name__}: {exc}\n(re-run with --debug for the "
-              "traceback and report it)", file=sys.stderr)
+        print(
+            f"internal error: {type(exc).__name__}: {exc}\n(re-run with --debug for the "
+            "traceback and report it)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 

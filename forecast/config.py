@@ -41,7 +41,6 @@ def _require_unique(what: str, values: Iterable[str]) -> None:
         seen.add(value)
 
 
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -238,7 +237,9 @@ class Config(_Strict):
         for city in self.cities:
             for name in city.names:
                 if names.setdefault(name, city.id) != city.id:
-                    raise ValueError(f"city name {name!r} is used by {names[name]!r} and {city.id!r}")
+                    raise ValueError(
+                        f"city name {name!r} is used by {names[name]!r} and {city.id!r}"
+                    )
         return self
 
     # --- lookups used throughout the engine -------------------------------------------------
@@ -272,10 +273,14 @@ def _model_keys(loc: tuple[int | str, ...]) -> list[str]:
         annotation = field.annotation
         args = getattr(annotation, "__args__", ())
         candidates = [annotation, *args]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
         if model is None:
             return []
-    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+    return (
+        list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+    )
 
 
 def _format_errors(path: Path, exc: ValidationError) -> str:

@@ -39,8 +39,19 @@ def test_obs_import_then_cities(
     obs = tmp_path / "obs.nc"
     with resources.as_file(DEMO) as folder:
         code = main(
-            ["obs", "import", str(folder / "石河子.csv"), "--format", "station-hourly",
-             "--out", str(obs), "--config", str(config_path), "--report", str(tmp_path / "qc.csv")]
+            [
+                "obs",
+                "import",
+                str(folder / "石河子.csv"),
+                "--format",
+                "station-hourly",
+                "--out",
+                str(obs),
+                "--config",
+                str(config_path),
+                "--report",
+                str(tmp_path / "qc.csv"),
+            ]
         )
     assert code == 0
     out = capsys.readouterr().out
@@ -52,12 +63,28 @@ def test_obs_import_then_cities(
     assert ds["pm25"].sel(site="2709A", time=np.datetime64("2020-04-02T00:00")).item() == 23.0
 
     hourly = tmp_path / "cities.nc"
-    assert main(["obs", "cities", str(obs), "--out", str(hourly), "--method", "hourly",
-                 "--config", str(config_path)]) == 0
+    assert (
+        main(
+            [
+                "obs",
+                "cities",
+                str(obs),
+                "--out",
+                str(hourly),
+                "--method",
+                "hourly",
+                "--config",
+                str(config_path),
+            ]
+        )
+        == 0
+    )
     city = read_netcdf(hourly)
     expected = ds["pm25"].sel(site=["2709A", "2710A", "3442A"]).mean("site")
-    xr.testing.assert_allclose(city["pm25"].sel(site="shihezi", drop=True),
-                               expected.drop_vars([c for c in expected.coords if c != "time"]))
+    xr.testing.assert_allclose(
+        city["pm25"].sel(site="shihezi", drop=True),
+        expected.drop_vars([c for c in expected.coords if c != "time"]),
+    )
 
 
 def test_python_dash_m_runs_the_cli() -> None:

@@ -102,7 +102,7 @@ def test_station_of_an_undefined_city_is_refused(tmp_path: Path, config_path: Pa
 
 def test_duplicate_station_code_is_refused(tmp_path: Path, config_path: Path) -> None:
     path = _write(tmp_path, config_path, lambda raw: raw["stations"][1].update(code="1490A"))
-    with pytest.raises(ConfigError, match="1490A.*more than once"):
+    with pytest.raises(ConfigError, match=r"1490A.*more than once"):
         load_config(path)
 
 

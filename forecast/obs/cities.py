@@ -28,8 +28,9 @@ def city_values(stations: xr.Dataset, config: Config, method: CityMethod | str) 
     if method == "daily":
         return city_daily_mean(stations, rules.min_valid_hours, rules.min_stations, names)
     if method == "rolling-24h":
-        return city_mean(rolling_24h_mean(stations, rules.min_valid_hours), rules.min_stations,
-                         names)
+        return city_mean(
+            rolling_24h_mean(stations, rules.min_valid_hours), rules.min_stations, names
+        )
     raise ValueError(f"unknown method {method!r}; valid: hourly, daily, rolling-24h")
 
 

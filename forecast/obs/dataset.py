@@ -70,10 +70,13 @@ def _check_future(result: ReadResult, now_local: pd.Timestamp, tolerance_h: floa
         raise InputError(
             result.path,
             [
-                Problem("time is in the future", line=int(result.frame["line"].iat[i]),
-                        value=f"{result.frame['time'].iat[i]:%Y-%m-%d %H:%M}",
-                        expected=f"no later than {limit:%Y-%m-%d %H:%M} Beijing time "
-                        "(clock error or wrong time zone?)")
+                Problem(
+                    "time is in the future",
+                    line=int(result.frame["line"].iat[i]),
+                    value=f"{result.frame['time'].iat[i]:%Y-%m-%d %H:%M}",
+                    expected=f"no later than {limit:%Y-%m-%d %H:%M} Beijing time "
+                    "(clock error or wrong time zone?)",
+                )
                 for i in future[:10]
             ],
         )
@@ -104,8 +107,12 @@ def _resolve_duplicates(
     flagged = pd.MultiIndex.from_frame(table.loc[repeated, keys].drop_duplicates())
     exact = table.duplicated(subset=[*keys, *variables], keep="last")
     distinct = table.loc[~exact]
-    n_conflicts = int(distinct.duplicated(subset=keys, keep="first").groupby(
-        [distinct["site"], distinct["time"]]).any().sum())
+    n_conflicts = int(
+        distinct.duplicated(subset=keys, keep="first")
+        .groupby([distinct["site"], distinct["time"]])
+        .any()
+        .sum()
+    )
     return table.drop_duplicates(subset=keys, keep="last"), flagged, int(exact.sum()), n_conflicts
 
 
@@ -120,10 +127,14 @@ def _site_coords(config: Config, kind: str, sites: list[str]) -> dict[str, tuple
             "reference_site": ("site", [s.reference_site for s in st]),
         }
     cities = [config.city(s) for s in sites]
-    lon = [float(np.mean([s.lon for s in config.stations_of(c.id) if not s.reference_site]))
-           for c in cities]
-    lat = [float(np.mean([s.lat for s in config.stations_of(c.id) if not s.reference_site]))
-           for c in cities]
+    lon = [
+        float(np.mean([s.lon for s in config.stations_of(c.id) if not s.reference_site]))
+        for c in cities
+    ]
+    lat = [
+        float(np.mean([s.lat for s in config.stations_of(c.id) if not s.reference_site]))
+        for c in cities
+    ]
     return {
         "name": ("site", [c.name_zh for c in cities]),
         "city": ("site", [c.id for c in cities]),
@@ -137,8 +148,9 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def assemble(results: Sequence[ReadResult], config: Config, *, city: str | None = None
-             ) -> tuple[xr.Dataset, list[str]]:
+def assemble(
+    results: Sequence[ReadResult], config: Config, *, city: str | None = None
+) -> tuple[xr.Dataset, list[str]]:
     """Combine read files into one Dataset on a regular UTC axis (before QC).
 
     Stations: every configured station of the cities present (or of ``city``) is a site, so a
@@ -152,24 +164,34 @@ def assemble(results: Sequence[ReadResult], config: Config, *, city: str | None 
     table = pd.concat(tables, ignore_index=True).sort_values(["_file", "line"], kind="stable")
     if city is not None:
         city_id = config.city(city).id
-        in_city = (table["site"].map(lambda s: config.station(s).city) == city_id
-                   if kind == "station" else table["site"] == city_id)
+        in_city = (
+            table["site"].map(lambda s: config.station(s).city) == city_id
+            if kind == "station"
+            else table["site"] == city_id
+        )
         table = table.loc[in_city]
     if table.empty:
-        raise input_error(results[0].path, "no rows for the region" +
-                          (f" and city {city!r}" if city else ""),
-                          expected="data for the configured stations or cities")
+        raise input_error(
+            results[0].path,
+            "no rows for the region" + (f" and city {city!r}" if city else ""),
+            expected="data for the configured stations or cities",
+        )
     variables = [v for v in VARIABLES if v in table.columns and table[v].notna().any()]
     if not variables:
-        raise input_error(results[0].path, "no values in any variable column",
-                          expected="at least one of " + ", ".join(VARIABLES))
+        raise input_error(
+            results[0].path,
+            "no values in any variable column",
+            expected="at least one of " + ", ".join(VARIABLES),
+        )
     table, duplicated, n_exact, n_conflicts = _resolve_duplicates(table, variables)
     notes = []
     if n_exact:
         notes.append(f"dropped {n_exact} exact duplicate row(s) (flagged 'duplicate')")
     if n_conflicts:
-        notes.append(f"{n_conflicts} site-time(s) had conflicting rows: kept the last "
-                     "(sorted file name, then line order) and flagged 'duplicate'")
+        notes.append(
+            f"{n_conflicts} site-time(s) had conflicting rows: kept the last "
+            "(sorted file name, then line order) and flagged 'duplicate'"
+        )
 
     if kind == "station":
         cities = [city] if city else sorted({config.station(s).city for s in table["site"]})
@@ -185,7 +207,9 @@ def assemble(results: Sequence[ReadResult], config: Config, *, city: str | None 
     index = pd.MultiIndex.from_product([sites, local_axis], names=["site", "time"])
     full = table.set_index(["site", "time"])[variables].reindex(index)
     shape = (len(sites), len(local_axis))
-    data_vars = {}
+    data_vars: dict[
+        str, tuple[tuple[str, str], np.ndarray] | tuple[tuple[str, str], np.ndarray, dict[str, str]]
+    ] = {}
     dup_bits = np.zeros(shape, dtype=np.uint16)
     if len(duplicated):
         hit = index.isin(duplicated)
@@ -197,8 +221,11 @@ def assemble(results: Sequence[ReadResult], config: Config, *, city: str | None 
             attrs["standard_name"] = meta.standard_name
         data_vars[v] = (("site", "time"), full[v].to_numpy(dtype="float64").reshape(shape), attrs)
         data_vars[f"{v}_qc"] = (("site", "time"), dup_bits.copy())
-    coords = {"site": ("site", np.array(sites, dtype=object)), "time": time_utc,
-              **_site_coords(config, kind, sites)}
+    coords = {
+        "site": ("site", np.array(sites, dtype=object)),
+        "time": time_utc,
+        **_site_coords(config, kind, sites),
+    }
     ds = xr.Dataset(data_vars, coords=coords)
     ds["kind"] = ("site", np.array([kind] * len(sites), dtype=object))
     ds = ds.set_coords("kind")
@@ -207,21 +234,34 @@ def assemble(results: Sequence[ReadResult], config: Config, *, city: str | None 
     ds["lon"].attrs = {"units": "degrees_east", "standard_name": "longitude"}
     ds["lat"].attrs = {"units": "degrees_north", "standard_name": "latitude"}
     ds["time"].attrs = {"standard_name": "time", "long_name": "time (UTC)"}
-    ds["time"].encoding = {"units": "minutes since 1970-01-01 00:00:00", "dtype": "int64",
-                           "calendar": "proleptic_gregorian"}
+    ds["time"].encoding = {
+        "units": "minutes since 1970-01-01 00:00:00",
+        "dtype": "int64",
+        "calendar": "proleptic_gregorian",
+    }
     ds.attrs = {
         "Conventions": "CF-1.8",
         "title": f"{config.region.name_en} {kind} observations",
         "time_resolution": resolution,
         "time_zone": "UTC",
         "source_time_zone": BEIJING,
-        "time_label": "end of the averaging hour" if resolution == "1h"
+        "time_label": "end of the averaging hour"
+        if resolution == "1h"
         else "start of the Beijing calendar day",
         "source_format": results[0].format,
         "source_files": json.dumps(
-            [{"file": r.path.name, "format": r.format, "variant": r.variant,
-              "encoding": r.encoding, "sha256": _sha256(r.path), "rows": len(r.frame),
-              "notes": r.notes} for r in results],
+            [
+                {
+                    "file": r.path.name,
+                    "format": r.format,
+                    "variant": r.variant,
+                    "encoding": r.encoding,
+                    "sha256": _sha256(r.path),
+                    "rows": len(r.frame),
+                    "notes": r.notes,
+                }
+                for r in results
+            ],
             ensure_ascii=False,
         ),
     }
@@ -229,7 +269,11 @@ def assemble(results: Sequence[ReadResult], config: Config, *, city: str | None 
 
 
 def import_observations(
-    paths: Iterable[str | Path], fmt: str, config: Config, *, city: str | None = None,
+    paths: Iterable[str | Path],
+    fmt: str,
+    config: Config,
+    *,
+    city: str | None = None,
     now: pd.Timestamp | None = None,
 ) -> ImportResult:
     """Read, check, assemble and quality-control station or city files of one format.
@@ -272,9 +316,9 @@ def write_netcdf_atomic(ds: xr.Dataset, path: str | Path) -> Path:
     os.close(fd)
     try:
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
-        with open(tmp, "rb+") as fh:
+        with Path(tmp).open("rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -47,6 +47,7 @@ from forecast.obs.textio import (
     tokenise,
 )
 from forecast.obs.variables import VARIABLES
+from forecast.timeutil import BEIJING
 
 Kind = Literal["station", "city"]
 Resolution = Literal["1h", "1D"]
@@ -73,44 +74,95 @@ class Layout:
 _O3_24H = "o3_24h"
 LAYOUTS: tuple[Layout, ...] = (
     Layout(
-        "cnemc-hourly", "cnemc",
+        "cnemc-hourly",
+        "cnemc",
         required=("timepoint", "stationcode", "pm2_5"),
-        variables={"pm2_5": "pm25", "pm10": "pm10", "so2": "so2", "no2": "no2", "co": "co",
-                   "o3": "o3", "o3_8h": "o3_8h", "aqi": "aqi"},
-        ignored=("longitude", "latitude", "area", "positionname", "primarypollutant", "quality",
-                 "pm10_24h", "pm2_5_24h", _O3_24H, "o3_8h_24h", "no2_24h", "so2_24h", "co_24h"),
+        variables={
+            "pm2_5": "pm25",
+            "pm10": "pm10",
+            "so2": "so2",
+            "no2": "no2",
+            "co": "co",
+            "o3": "o3",
+            "o3_8h": "o3_8h",
+            "aqi": "aqi",
+        },
+        ignored=(
+            "longitude",
+            "latitude",
+            "area",
+            "positionname",
+            "primarypollutant",
+            "quality",
+            "pm10_24h",
+            "pm2_5_24h",
+            _O3_24H,
+            "o3_8h_24h",
+            "no2_24h",
+            "so2_24h",
+            "co_24h",
+        ),
     ),
     Layout(
-        "station-hourly", "named-stations",
+        "station-hourly",
+        "named-stations",
         required=("date", "hour", "watchpoint", "pm2.5"),
-        variables={"pm2.5": "pm25", "pm10": "pm10", "so2": "so2", "no2": "no2", "co": "co",
-                   "o3_1h": "o3", "o3_8h": "o3_8h", "aqi": "aqi"},
+        variables={
+            "pm2.5": "pm25",
+            "pm10": "pm10",
+            "so2": "so2",
+            "no2": "no2",
+            "co": "co",
+            "o3_1h": "o3",
+            "o3_8h": "o3_8h",
+            "aqi": "aqi",
+        },
         ignored=("level", "primarypollution"),
     ),
     Layout(
-        "china-sites", "wide-daily",
+        "china-sites",
+        "wide-daily",
         required=("date", "hour", "type"),
         variables={},
     ),
     Layout(
-        "city-daily", "aqistudy",
+        "city-daily",
+        "aqistudy",
         required=("city", "date", "pm2.5"),
-        variables={"pm2.5": "pm25", "pm10": "pm10", "so2": "so2", "no2": "no2", "co": "co",
-                   "o3_8h": "o3_8h", "aqi": "aqi"},
+        variables={
+            "pm2.5": "pm25",
+            "pm10": "pm10",
+            "so2": "so2",
+            "no2": "no2",
+            "co": "co",
+            "o3_8h": "o3_8h",
+            "aqi": "aqi",
+        },
         ignored=("aqi_range", "quality_level", "rank"),
-        kind="city", resolution="1D",
+        kind="city",
+        resolution="1D",
     ),
     Layout(
-        "city-daily", "tianqihoubao",
+        "city-daily",
+        "tianqihoubao",
         required=("date", "aqi_rank", "pm2.5"),
         # The source does not state the averaging of its O3 column: kept as the 1-h variable.
-        variables={"pm2.5": "pm25", "pm10": "pm10", "so2": "so2", "no2": "no2", "co": "co",
-                   "o3": "o3", "aqi": "aqi"},
+        variables={
+            "pm2.5": "pm25",
+            "pm10": "pm10",
+            "so2": "so2",
+            "no2": "no2",
+            "co": "co",
+            "o3": "o3",
+            "aqi": "aqi",
+        },
         ignored=("quality_level",),
-        kind="city", resolution="1D",
+        kind="city",
+        resolution="1D",
     ),
     Layout(
-        "tidy", "tidy",
+        "tidy",
+        "tidy",
         required=("site", "time"),
         variables={name: name for name in VARIABLES},
     ),
@@ -118,10 +170,18 @@ LAYOUTS: tuple[Layout, ...] = (
 
 #: ``type`` values of the china-sites files and the variables they hold.
 CHINA_SITES_TYPES: dict[str, str | None] = {
-    "aqi": "aqi", "pm2.5": "pm25", "pm10": "pm10", "so2": "so2", "no2": "no2", "co": "co",
-    "o3": "o3", "o3_8h": "o3_8h",
-    **{t: None for t in ("pm2.5_24h", "pm10_24h", "so2_24h", "no2_24h", "co_24h", "o3_24h",
-                         "o3_8h_24h")},
+    "aqi": "aqi",
+    "pm2.5": "pm25",
+    "pm10": "pm10",
+    "so2": "so2",
+    "no2": "no2",
+    "co": "co",
+    "o3": "o3",
+    "o3_8h": "o3_8h",
+    **{
+        t: None
+        for t in ("pm2.5_24h", "pm10_24h", "so2_24h", "no2_24h", "co_24h", "o3_24h", "o3_8h_24h")
+    },
 }
 
 
@@ -166,22 +226,29 @@ def find_header(path: Path, records: list[tuple[int, list[str]]], fmt: str) -> t
         for layout in candidates:
             if _matches(layout, names):
                 return layout, index
-    first = [normalise_name(c) for c in records[0][1]]
-    other = _sniff(first)
-    if other is not None and other.format != fmt:
-        raise input_error(
-            path,
-            f"this is a {other.format} file, not {fmt} (mixed formats in one call?)",
-            line=records[0][0],
-            expected=f"--format {other.format} for this file, or only {fmt} files",
-        )
-    best = min(candidates, key=lambda lay: len(set(lay.required) - set(first)))
-    missing = [c for c in best.required if c not in first]
+    heads = [
+        (n, row, [normalise_name(c) for c in row]) for n, row in records[: MAX_PREAMBLE_LINES + 1]
+    ]
+    for number, _, names in heads:
+        other = _sniff(names)
+        if other is not None and other.format != fmt:
+            raise input_error(
+                path,
+                f"this is a {other.format} file, not {fmt} (mixed formats in one call?)",
+                line=number,
+                expected=f"--format {other.format} for this file, or only {fmt} files",
+            )
+    # Report against the line that comes closest to a header (a title line above it is allowed).
+    number, row, names, best = min(
+        ((n, r, names, lay) for n, r, names in heads for lay in candidates),
+        key=lambda h: len(set(h[3].required) - set(h[2])),
+    )
+    missing = [c for c in best.required if c not in names]
     raise input_error(
         path,
         f"header not recognised as {fmt}: missing column(s) {', '.join(missing)}",
-        line=records[0][0],
-        value=",".join(records[0][1])[:120],
+        line=number,
+        value=",".join(row)[:120],
         expected=f"a header with the columns {', '.join(best.required)}",
     )
 
@@ -203,10 +270,24 @@ def _cells_frame(
     data = records[header_index + 1 :]
     if not data:
         raise input_error(path, "no data rows after the header", line=header_line)
+    widths = {len(row) for _, row in data}
+    if len(data) > 1 and len(widths) == 1 and len(names) not in widths:
+        raise input_error(
+            path,
+            f"the header has {len(names)} columns but every data row has {widths.pop()} fields "
+            "(header shifted against the data?)",
+            line=header_line,
+            expected="one header name per data column",
+        )
     problems = []
     for number, row in data:
         if len(row) != len(names):
-            truncated = (number, row) == data[-1] and len(row) < len(names)
+            # Only the last row short, the others complete: a cut file, not a shifted header.
+            truncated = (
+                (number, row) == data[-1]
+                and len(row) < len(names)
+                and all(len(r) == len(names) for _, r in data[:-1])
+            )
             problems.append(
                 Problem(
                     "the file looks truncated: the last row is incomplete"
@@ -237,8 +318,13 @@ def parse_numbers(path: Path, frame: pd.DataFrame, columns: dict[str, str]) -> p
         bad = ~missing & values.isna()
         for i in np.flatnonzero(bad.to_numpy())[:10]:
             problems.append(
-                Problem("not a number", line=int(frame["line"].iat[i]), column=source,
-                        value=text.iat[i], expected="a number or an empty cell")
+                Problem(
+                    "not a number",
+                    line=int(frame["line"].iat[i]),
+                    column=source,
+                    value=text.iat[i],
+                    expected="a number or an empty cell",
+                )
             )
         out[variable] = values
     if problems:
@@ -265,20 +351,23 @@ def parse_local_times(
     different offset is an error (a file exported in UTC or Urumqi time). The generic ``tidy``
     format (``allow_offset``) converts any explicit offset to Beijing time.
     """
-    from forecast.timeutil import BEIJING
-
     text = frame[column].astype(str).str.strip()
     offsets = text.str.extract(_OFFSET, expand=False)
     foreign = offsets.notna() & ~offsets.isin(["+08:00", "+0800"])
     if foreign.any() and not allow_offset:
         i = int(np.flatnonzero(foreign.to_numpy())[0])
         raise input_error(
-            path, "time is not in Beijing time", line=int(frame["line"].iat[i]), column=column,
-            value=text.iat[i], expected="Beijing time (no offset, or +08:00)",
+            path,
+            "time is not in Beijing time",
+            line=int(frame["line"].iat[i]),
+            column=column,
+            value=text.iat[i],
+            expected="Beijing time (no offset, or +08:00)",
         )
     parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-    naive = pd.to_datetime(text.str.replace(_OFFSET, "", regex=True), format="ISO8601",
-                           errors="coerce")
+    naive = pd.to_datetime(
+        text.str.replace(_OFFSET, "", regex=True), format="ISO8601", errors="coerce"
+    )
     has_offset = offsets.notna().to_numpy()
     local = naive.copy()
     if has_offset.any():
@@ -296,8 +385,13 @@ def _raise_unparsed(
         raise InputError(
             path,
             [
-                Problem("not a valid time", line=int(frame["line"].iat[i]), column=column,
-                        value=text.iat[i], expected=expected)
+                Problem(
+                    "not a valid time",
+                    line=int(frame["line"].iat[i]),
+                    column=column,
+                    value=text.iat[i],
+                    expected=expected,
+                )
                 for i in bad[:10]
             ],
         )
@@ -317,8 +411,13 @@ def parse_date_hour(
         raise InputError(
             path,
             [
-                Problem("not an hour of the day", line=int(frame["line"].iat[i]), column=hour_col,
-                        value=hours_text.iat[i], expected="an integer hour 0–23")
+                Problem(
+                    "not an hour of the day",
+                    line=int(frame["line"].iat[i]),
+                    column=hour_col,
+                    value=hours_text.iat[i],
+                    expected="an integer hour 0–23",
+                )
                 for i in np.flatnonzero(bad.to_numpy())[:10]
             ],
         )
@@ -334,8 +433,9 @@ def parse_dates(path: Path, frame: pd.DataFrame, column: str) -> pd.Series:
     return day.astype("datetime64[ns]")
 
 
-def check_filename_time(path: Path, times: pd.Series, frame: pd.DataFrame, pattern: str,
-                        fmt: str, unit: str) -> None:
+def check_filename_time(
+    path: Path, times: pd.Series, frame: pd.DataFrame, pattern: str, fmt: str, unit: str
+) -> None:
     """A file named for an hour or a day must hold that hour or day (catches shifted zones)."""
     match = re.search(pattern, path.stem)
     if not match:
@@ -396,16 +496,21 @@ def resolve_station_codes(
                     path,
                     f"station {codes.iat[i]!r} in {frame[area_col].iat[i]} is not in the "
                     f"config's station list for {city}",
-                    line=int(frame["line"].iat[i]), column="stationcode",
+                    line=int(frame["line"].iat[i]),
+                    column="stationcode",
                     expected=f"one of {', '.join(s.code for s in config.stations_of(city))} "
                     "(or add the station to config.yaml)",
                 )
     bad_codes = codes[~known & ~codes.str.match(_STATION_CODE)]
     if len(bad_codes):
-        i = int(np.flatnonzero((~known & ~codes.str.match(_STATION_CODE)).to_numpy())[0])
+        j = int(np.flatnonzero((~known & ~codes.str.match(_STATION_CODE)).to_numpy())[0])
         raise input_error(
-            path, "not a station code", line=int(frame["line"].iat[i]), column="stationcode",
-            value=codes.iat[i], expected="a national station code like 1490A",
+            path,
+            "not a station code",
+            line=int(frame["line"].iat[j]),
+            column="stationcode",
+            value=codes.iat[j],
+            expected="a national station code like 1490A",
         )
     if (~known).any():
         notes.append(
@@ -431,9 +536,13 @@ def resolve_station_names(
         raise InputError(
             path,
             [
-                Problem(f"unknown station name for {city_id}", line=int(frame["line"].iat[i]),
-                        column="WatchPoint", value=names.iat[i],
-                        expected=f"one of {', '.join(by_name)}")
+                Problem(
+                    f"unknown station name for {city_id}",
+                    line=int(frame["line"].iat[i]),
+                    column="WatchPoint",
+                    value=names.iat[i],
+                    expected=f"one of {', '.join(by_name)}",
+                )
                 for i in unknown[:10]
             ],
         )
@@ -450,14 +559,14 @@ def city_of_file(path: Path, config: Config, city: str | None) -> str:
         except KeyError:
             if name is city:
                 raise input_error(
-                    path, f"unknown city {city!r} given with --city",
+                    path,
+                    f"unknown city {city!r} given with --city",
                     expected="one of " + ", ".join(f"{c.id} ({c.name_zh})" for c in config.cities),
                 ) from None
     raise input_error(
         path,
         f"cannot tell which city this table is for: the file name {path.stem!r} is not a city",
-        expected="--city with one of "
-        + ", ".join(f"{c.id} ({c.name_zh})" for c in config.cities),
+        expected="--city with one of " + ", ".join(f"{c.id} ({c.name_zh})" for c in config.cities),
     )
 
 
@@ -465,8 +574,14 @@ def city_of_file(path: Path, config: Config, city: str | None) -> str:
 # format readers
 
 
-def _read_cnemc(path: Path, frame: pd.DataFrame, layout: Layout, config: Config,
-                city: str | None, notes: list[str]) -> pd.DataFrame:
+def _read_cnemc(
+    path: Path,
+    frame: pd.DataFrame,
+    layout: Layout,
+    config: Config,
+    city: str | None,
+    notes: list[str],
+) -> pd.DataFrame:
     times = parse_local_times(path, frame, "timepoint", allow_offset=False)
     check_filename_time(path, times, frame, r"(\d{4}-\d{2}-\d{2})T(\d{2})", "%Y-%m-%d%H", "h")
     columns = dict(layout.variables)
@@ -489,8 +604,14 @@ def _read_cnemc(path: Path, frame: pd.DataFrame, layout: Layout, config: Config,
     return out.assign(line=frame["line"]).dropna(subset=["site"])
 
 
-def _read_station_hourly(path: Path, frame: pd.DataFrame, layout: Layout, config: Config,
-                         city: str | None, notes: list[str]) -> pd.DataFrame:
+def _read_station_hourly(
+    path: Path,
+    frame: pd.DataFrame,
+    layout: Layout,
+    config: Config,
+    city: str | None,
+    notes: list[str],
+) -> pd.DataFrame:
     city_id = city_of_file(path, config, city)
     times = parse_date_hour(path, frame, "date", "hour", notes)
     sites = resolve_station_names(path, frame, config, city_id)
@@ -499,8 +620,14 @@ def _read_station_hourly(path: Path, frame: pd.DataFrame, layout: Layout, config
     return out.assign(line=frame["line"])
 
 
-def _read_china_sites(path: Path, frame: pd.DataFrame, layout: Layout, config: Config,
-                      city: str | None, notes: list[str]) -> pd.DataFrame:
+def _read_china_sites(
+    path: Path,
+    frame: pd.DataFrame,
+    layout: Layout,
+    config: Config,
+    city: str | None,
+    notes: list[str],
+) -> pd.DataFrame:
     times = parse_date_hour(path, frame, "date", "hour", notes)
     check_filename_time(path, times, frame, r"(\d{8})$", "%Y%m%d", "D")
     types = frame["type"].astype(str).str.strip().str.lower()
@@ -508,41 +635,57 @@ def _read_china_sites(path: Path, frame: pd.DataFrame, layout: Layout, config: C
     if unknown_types:
         i = int(np.flatnonzero(types.isin(unknown_types).to_numpy())[0])
         raise input_error(
-            path, "unknown pollutant type", line=int(frame["line"].iat[i]), column="type",
-            value=frame["type"].iat[i], expected="one of " + ", ".join(
-                t.upper() if t != "o3_8h" else "O3_8h" for t in CHINA_SITES_TYPES),
+            path,
+            "unknown pollutant type",
+            line=int(frame["line"].iat[i]),
+            column="type",
+            value=frame["type"].iat[i],
+            expected="one of "
+            + ", ".join(
+                t.upper().replace("_8H", "_8h").replace("_24H", "_24h") for t in CHINA_SITES_TYPES
+            ),
         )
     station_cols = [c for c in frame.columns if c not in ("date", "hour", "type", "line")]
     not_codes = [c for c in station_cols if not _STATION_CODE.match(c.upper())]
     if not_codes:
         raise input_error(
-            path, f"column(s) {', '.join(not_codes[:5])} are not station codes",
+            path,
+            f"column(s) {', '.join(not_codes[:5])} are not station codes",
             expected="date,hour,type followed by station codes like 1490A",
         )
     known = _station_code_lookup(config)
     ours = [c for c in station_cols if c.upper() in known]
     if len(ours) < len(station_cols):
-        notes.append(f"ignored {len(station_cols) - len(ours)} station column(s) outside the region")
+        notes.append(
+            f"ignored {len(station_cols) - len(ours)} station column(s) outside the region"
+        )
     if not ours:
-        raise input_error(path, "no column for any of the region's stations",
-                          expected="station codes such as " + ", ".join(list(known)[:4]))
+        raise input_error(
+            path,
+            "no column for any of the region's stations",
+            expected="station codes such as " + ", ".join(list(known)[:4]),
+        )
     keep = types.map(CHINA_SITES_TYPES).notna().to_numpy()
     sub = frame.loc[keep]
     variables = types[keep].map(CHINA_SITES_TYPES)
     numbers = parse_numbers(path, sub, {c: c for c in ours})
-    long = numbers.assign(time=times[keep].to_numpy(), variable=variables.to_numpy(),
-                          line=sub["line"].to_numpy())
+    long = numbers.assign(
+        time=times[keep].to_numpy(), variable=variables.to_numpy(), line=sub["line"].to_numpy()
+    )
     dup = long.duplicated(subset=["time", "variable"], keep=False)
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
         raise input_error(
-            path, "the same hour and type appear twice", line=int(long["line"].iat[i]),
+            path,
+            "the same hour and type appear twice",
+            line=int(long["line"].iat[i]),
             value=f"{long['time'].iat[i]:%Y-%m-%d %H}h {long['variable'].iat[i]}",
             expected="one row per hour and type",
         )
     melted = long.melt(id_vars=["time", "variable", "line"], value_vars=ours, var_name="site")
-    wide = melted.pivot_table(index=["site", "time"], columns="variable", values="value",
-                              aggfunc="first", dropna=False)
+    wide = melted.pivot_table(
+        index=["site", "time"], columns="variable", values="value", aggfunc="first", dropna=False
+    )
     lines = melted.groupby(["site", "time"])["line"].min()
     out = wide.reset_index()
     out.columns.name = None
@@ -551,8 +694,14 @@ def _read_china_sites(path: Path, frame: pd.DataFrame, layout: Layout, config: C
     return out
 
 
-def _read_city_daily(path: Path, frame: pd.DataFrame, layout: Layout, config: Config,
-                     city: str | None, notes: list[str]) -> pd.DataFrame:
+def _read_city_daily(
+    path: Path,
+    frame: pd.DataFrame,
+    layout: Layout,
+    config: Config,
+    city: str | None,
+    notes: list[str],
+) -> pd.DataFrame:
     times = parse_dates(path, frame, "date")
     values = parse_numbers(path, frame, layout.variables)
     if "city" in frame.columns:
@@ -573,8 +722,14 @@ def _read_city_daily(path: Path, frame: pd.DataFrame, layout: Layout, config: Co
     return out.assign(line=frame["line"]).dropna(subset=["site"])
 
 
-def _read_tidy(path: Path, frame: pd.DataFrame, layout: Layout, config: Config,
-               city: str | None, notes: list[str]) -> pd.DataFrame:
+def _read_tidy(
+    path: Path,
+    frame: pd.DataFrame,
+    layout: Layout,
+    config: Config,
+    city: str | None,
+    notes: list[str],
+) -> pd.DataFrame:
     times = parse_local_times(path, frame, "time", allow_offset=True)
     sites = frame["site"].astype(str).str.strip()
     stations = set(_station_code_lookup(config))
@@ -586,20 +741,29 @@ def _read_tidy(path: Path, frame: pd.DataFrame, layout: Layout, config: Config,
         raise InputError(
             path,
             [
-                Problem("unknown site", line=int(frame["line"].iat[i]), column="site",
-                        value=sites.iat[i],
-                        expected="a station code from config.yaml (e.g. 1490A) or a city id "
-                        f"({', '.join(sorted(city_ids))})")
+                Problem(
+                    "unknown site",
+                    line=int(frame["line"].iat[i]),
+                    column="site",
+                    value=sites.iat[i],
+                    expected="a station code from config.yaml (e.g. 1490A) or a city id "
+                    f"({', '.join(sorted(city_ids))})",
+                )
                 for i in unknown[:10]
             ],
         )
     if is_station.any() and is_city.any():
-        raise input_error(path, "mixes station codes and city ids in the site column",
-                          column="site", expected="only stations or only cities in one file")
+        raise input_error(
+            path,
+            "mixes station codes and city ids in the site column",
+            column="site",
+            expected="only stations or only cities in one file",
+        )
     values = parse_numbers(path, frame, layout.variables)
     if values.empty:
-        raise input_error(path, "no variable columns",
-                          expected="at least one of " + ", ".join(VARIABLES))
+        raise input_error(
+            path, "no variable columns", expected="at least one of " + ", ".join(VARIABLES)
+        )
     return pd.concat([pd.DataFrame({"site": sites, "time": times}), values], axis=1).assign(
         line=frame["line"]
     )
@@ -614,19 +778,25 @@ _READERS: dict[str, Callable[..., pd.DataFrame]] = {
 }
 
 
-def _tidy_kind_and_resolution(path: Path, frame: pd.DataFrame, config: Config
-                              ) -> tuple[Kind, Resolution]:
+def _tidy_kind_and_resolution(
+    path: Path, frame: pd.DataFrame, config: Config
+) -> tuple[Kind, Resolution]:
     kind: Kind = "city" if frame["site"].isin({c.id for c in config.cities}).all() else "station"
     steps = frame.sort_values(["site", "time"]).groupby("site")["time"].diff().dropna()
     steps = steps[steps > pd.Timedelta(0)]
     if steps.empty or steps.min() >= pd.Timedelta(days=1):
         if not (frame["time"].dt.hour == 0).all():
-            raise input_error(path, "daily values must be at 00:00", column="time",
-                              expected="one value per day at 00:00 Beijing time")
+            raise input_error(
+                path,
+                "daily values must be at 00:00",
+                column="time",
+                expected="one value per day at 00:00 Beijing time",
+            )
         return kind, "1D"
     if steps.min() < pd.Timedelta(hours=1) or (frame["time"].dt.minute != 0).any():
-        raise input_error(path, "times are not on whole hours", column="time",
-                          expected="hourly or daily values")
+        raise input_error(
+            path, "times are not on whole hours", column="time", expected="hourly or daily values"
+        )
     return kind, "1h"
 
 
@@ -640,16 +810,32 @@ def read_file(path: Path, fmt: str, config: Config, *, city: str | None = None) 
         raise input_error(path, "file holds no CSV rows", expected="a header and data rows")
     layout, header_index = find_header(path, records, fmt)
     frame, notes = _cells_frame(path, records, header_index)
+    if decoded.encoding == "gbk":
+        notes.insert(0, "text is GBK/GB18030, not UTF-8: decoded as GB18030 (encoding gbk)")
     if layout.format != "china-sites":
-        notes += _unknown_columns(frame, layout, also=("hour",) if "hour" in layout.required else ())
+        also = ("hour",) if "hour" in layout.required else ()
+        notes += _unknown_columns(frame, layout, also=also)
     table = _READERS[fmt](path, frame, layout, config, city, notes)
     kind, resolution = layout.kind, layout.resolution
     if fmt == "tidy":
         kind, resolution = _tidy_kind_and_resolution(path, table, config)
     elif resolution == "1h" and (table["time"].dt.minute != 0).any():
         i = int(np.flatnonzero((table["time"].dt.minute != 0).to_numpy())[0])
-        raise input_error(path, "hourly time not on the hour", line=int(table["line"].iat[i]),
-                          value=table["time"].iat[i], expected="HH:00")
+        raise input_error(
+            path,
+            "hourly time not on the hour",
+            line=int(table["line"].iat[i]),
+            value=table["time"].iat[i],
+            expected="HH:00",
+        )
     columns = ["site", "time", *[v for v in VARIABLES if v in table.columns], "line"]
-    return ReadResult(path, fmt, layout.variant, decoded.encoding, kind, resolution,
-                      table[columns].reset_index(drop=True), notes)
+    return ReadResult(
+        path,
+        fmt,
+        layout.variant,
+        decoded.encoding,
+        kind,
+        resolution,
+        table[columns].reset_index(drop=True),
+        notes,
+    )

@@ -56,6 +56,7 @@ def decode_file(path: Path) -> DecodedText:
                 path,
                 f"text is neither UTF-8 nor GBK/GB18030: undecodable byte "
                 f"0x{raw[utf8_error.start]:02x} at offset {utf8_error.start}",
+                line=raw.count(b"\n", 0, utf8_error.start) + 1,
                 expected="a CSV file encoded as UTF-8 (with or without BOM) or GBK",
             ) from None
 
@@ -65,7 +66,9 @@ def _decode(path: Path, raw: bytes, encoding: str) -> str:
         return raw.decode(encoding)
     except UnicodeDecodeError as exc:
         raise input_error(
-            path, f"the byte-order mark says {encoding} but byte offset {exc.start} is not valid"
+            path,
+            f"the byte-order mark says {encoding} but byte offset {exc.start} is not valid",
+            line=raw[: exc.start].decode(encoding, errors="replace").count("\n") + 1,
         ) from None
 
 
