@@ -25,6 +25,11 @@ from forecast.timeutil import beijing_to_utc, utc_to_beijing
 
 #: Variables that are amounts over the interval ending at the valid time (summed, not averaged).
 AMOUNT_VARIABLES: frozenset[str] = frozenset({"tp"})
+
+
+def is_amount(name: str) -> bool:
+    """Precipitation amounts (``tp``, ``tp_elev``, …) are summed over time, never averaged."""
+    return name in AMOUNT_VARIABLES or name.startswith("tp_")
 _HOUR = pd.Timedelta(hours=1)
 
 
@@ -56,7 +61,7 @@ def met_to_hourly(
     for name, var in met.data_vars.items():
         if "time" not in var.dims:
             continue
-        if name in AMOUNT_VARIABLES:
+        if is_amount(str(name)):
             # An amount for (t-step, t] is spread as step/1h equal hourly amounts ending t-k h.
             per_hour = var / (step / _HOUR)
             shifted = per_hour.reindex(
@@ -94,7 +99,7 @@ def met_to_beijing_days(
             continue
         groups = var.groupby("day")
         enough = groups.count() >= min_daily_fraction * expected
-        agg = groups.sum() if name in AMOUNT_VARIABLES else groups.mean()
+        agg = groups.sum() if is_amount(str(name)) else groups.mean()
         out[name] = agg.where(enough).assign_attrs(var.attrs)
         if name == "blh":
             out["blh_min"] = (
@@ -122,6 +127,11 @@ def merge(
     times = obs.indexes["time"]
     met_resolution = met.attrs.get("time_resolution")
     if resolution == "1h":
+        if met_resolution == "1D":
+            raise ValueError(
+                "daily meteorology cannot be merged into hourly observations; merge it with "
+                "daily (city or station) means instead"
+            )
         aligned = met_to_hourly(met, times)
     elif met_resolution == "1D":
         aligned = met.reindex(time=times)

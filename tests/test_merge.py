@@ -90,3 +90,23 @@ def test_point_weather_broadcast_to_cities() -> None:
     assert merged["elev_t_mean"].values.tolist() == [260.0, 262.0]
     with pytest.raises(ValueError, match="no values for site"):
         merge(obs, point.assign_coords(site=["x"]))
+
+
+def test_real_city_daily_with_elevated_station_weather(config: Config, shared_data: Path) -> None:
+    from forecast.met.point import read_region_met_daily
+
+    wcs = shared_data / "wuchangshi"
+    obs = import_observations(
+        [wcs / "wuchangshi_daily_aqistudy.csv"], "city-daily", config, now=NOW
+    ).dataset
+    weather = read_region_met_daily(wcs / "urumqi_region_met_daily.csv")
+    merged = merge(obs, weather, broadcast_sites=True)
+    day = beijing_to_utc(pd.DatetimeIndex(["2015-01-10"]))[0]
+    row = merged.sel(time=day)
+    raw = pd.read_csv(wcs / "urumqi_region_met_daily.csv").set_index("date").loc["2015-01-10"]
+    # The same elevated-station weather stands beside every city, converted °C → K.
+    assert row["t_elev_mean"].item() == pytest.approx(raw["avgtemp"] + 273.15)
+    assert row["pm25"].sel(site="urumqi").item() > 0
+    assert set(merged["site"].values) == {"urumqi", "changji", "shihezi", "wujiaqu"}
+    with pytest.raises(ValueError, match="daily meteorology cannot be merged into hourly"):
+        merge(obs.assign_attrs(time_resolution="1h"), weather, broadcast_sites=True)

@@ -99,6 +99,8 @@ class SourceColumn:
     file_unit: str
     convert: Callable[[FloatArray], FloatArray]
     hint: Callable[[float], str | None] | None = None
+    #: check the converted values against the variable's valid range (codes are checked apart)
+    check_range: bool = True
 
 
 def _identity(x: FloatArray) -> FloatArray:
@@ -142,7 +144,7 @@ def _same(variable: str, unit: str) -> SourceColumn:
 
 
 def _direction_code(variable: str) -> SourceColumn:
-    return SourceColumn(variable, "16-point code", _identity)
+    return SourceColumn(variable, "16-point code", _identity, check_range=False)
 
 
 #: ``urumqi_region_met_daily.csv``: source column → variable (every column is required).
@@ -307,7 +309,7 @@ def _read_table(
         header_line,
         cells,
         lines,
-        dict(zip(names, header, strict=True)),
+        {n: h.strip() for n, h in zip(names, header, strict=True)},
         notes,
     )
 
@@ -372,7 +374,8 @@ def _convert_columns(
     for column, spec in columns.items():
         raw, _ = _numbers(table, column, spec.file_unit)
         values = spec.convert(raw)
-        problems += _check_range(table, column, spec, raw, values)
+        if spec.check_range:
+            problems += _check_range(table, column, spec, raw, values)
         out[spec.variable] = values
         raw_by_column[column] = raw
     if problems:
@@ -595,11 +598,11 @@ def read_region_met_daily(
     else:
         elevation_source = "given by the caller"
 
-    order = [spec.variable for spec in REGION_MET_COLUMNS.values()]
-    order[order.index("wd_elev_max_code") + 1 : order.index("wd_elev_max_code") + 1] = [
-        "wd_elev_max"
-    ]
-    order.append("wd_elev_gust")
+    order: list[str] = []
+    for spec in REGION_MET_COLUMNS.values():
+        order.append(spec.variable)
+        if spec.variable in REGION_MET_DIRECTIONS:
+            order.append(REGION_MET_DIRECTIONS[spec.variable])
     data_vars: dict[str, Any] = {}
     for name in order:
         extra: dict[str, Any] = {}
@@ -669,9 +672,17 @@ def _beijing_times(table: _Table) -> pd.DatetimeIndex:
     for column in BEIJING_TIME_COLUMNS:
         parts[column], _ = _numbers(table, column, "an integer")
     frame = pd.DataFrame(parts)
-    whole = frame.notna().all(axis=1) & (frame % 1 == 0).all(axis=1)
-    hour_ok = (frame["hour"] >= 0) & (frame["hour"] <= 23)
-    local = pd.to_datetime(frame.where(whole & hour_ok).astype("Int64"), errors="coerce")
+    whole = (frame.notna() & (frame % 1 == 0)).all(axis=1) & frame["hour"].between(0, 23)
+    ymd = frame.where(whole, 0).astype(np.int64)
+    text = (
+        ymd["year"].astype(str).str.zfill(4)
+        + "-"
+        + ymd["month"].astype(str).str.zfill(2)
+        + "-"
+        + ymd["day"].astype(str).str.zfill(2)
+    )
+    days = pd.to_datetime(text.where(whole), format="%Y-%m-%d", errors="coerce")
+    local = days + pd.to_timedelta(frame["hour"].where(whole), unit="h")
     bad = np.flatnonzero(local.isna().to_numpy())
     if bad.size:
         raise InputError(
@@ -745,7 +756,8 @@ def hourly_speed_from_cumulated(sector: FloatArray, cumulated: FloatArray) -> Fl
     speed = np.where(same, cumulated - prev_cum, np.where(starts, cumulated, np.nan))
     speed[np.isnan(sector)] = np.nan
     speed[speed < 0] = np.nan
-    return speed
+    # Remove the floating-point noise of the subtraction (the source has 2 decimals).
+    return np.asarray(np.round(speed, 6), dtype=np.float64)
 
 
 def read_beijing_hourly(
