@@ -84,6 +84,34 @@ def cmd_obs_cities(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_met_import(args: argparse.Namespace) -> int:
+    from forecast.met.pipeline import import_met
+    from forecast.obs.dataset import write_netcdf_atomic
+
+    config = _load(args)
+    result = import_met(args.paths, config, kind=args.sites)
+    print(result.summary())
+    out = write_netcdf_atomic(result.dataset, args.out)
+    print(f"\nwrote {out}")
+    return EXIT_OK
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from forecast.merge import merge
+    from forecast.obs.dataset import read_netcdf, write_netcdf_atomic
+
+    obs = read_netcdf(args.obs)
+    met = read_netcdf(args.met)
+    merged = merge(obs, met, prefix=args.prefix, broadcast_sites=args.broadcast)
+    print(
+        f"merged {len(met.data_vars)} meteorological variable(s) into "
+        f"{merged.sizes['site']} sites × {merged.sizes['time']} steps"
+    )
+    out = write_netcdf_atomic(merged, args.out)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from forecast.obs.cities import city_values, format_city_table
     from forecast.obs.dataset import import_observations, summarize_import, write_netcdf_atomic
@@ -157,6 +185,44 @@ def build_parser() -> argparse.ArgumentParser:
     cities.add_argument("--method", choices=("hourly", "daily", "rolling-24h"), default="daily")
     cities.set_defaults(func=cmd_obs_cities)
 
+    met = sub.add_parser("met", help="meteorological grids")
+    met_sub = met.add_subparsers(dest="action", required=True, metavar="ACTION")
+    met_imp = met_sub.add_parser(
+        "import",
+        parents=[common],
+        help="read, validate and interpolate grids (netCDF, GRIB, WRF) to the configured sites",
+    )
+    met_imp.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="grid files, or a directory of one file per time step",
+    )
+    met_imp.add_argument("--out", required=True, metavar="MET.nc")
+    met_imp.add_argument(
+        "--sites",
+        choices=("station", "city"),
+        default="station",
+        help="interpolate to the stations (default) or to city centres",
+    )
+    met_imp.set_defaults(func=cmd_met_import)
+
+    mrg = sub.add_parser(
+        "merge",
+        parents=[common],
+        help="merge site meteorology into observations on one UTC time axis",
+    )
+    mrg.add_argument("--obs", required=True, metavar="OBS.nc")
+    mrg.add_argument("--met", required=True, metavar="MET.nc")
+    mrg.add_argument("--out", required=True, metavar="MERGED.nc")
+    mrg.add_argument("--prefix", default="", help="prefix for the meteorological variables")
+    mrg.add_argument(
+        "--broadcast",
+        action="store_true",
+        help="the meteorology is one point station standing for every site",
+    )
+    mrg.set_defaults(func=cmd_merge)
+
     demo = sub.add_parser("demo", parents=[common], help="run the main job on embedded data")
     demo.add_argument("--out", default="demo-output", metavar="DIR")
     demo.set_defaults(func=cmd_demo)
@@ -175,7 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    except WcsError as exc:
+    except (WcsError, ValueError) as exc:
+        # ValueError: the engine's checks on data it was given (documented in each function).
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:

@@ -136,6 +136,28 @@ class ObservationsConfig(_Strict):
     max_future_hours: float = Field(1.0, ge=0, description="tolerated clock skew [h]")
 
 
+class MetConfig(_Strict):
+    #: source variable name → canonical name (see forecast/met/variables.py), tried first.
+    variables: dict[str, str] = Field(default_factory=dict)
+    max_missing_fraction: float = Field(
+        0.25, ge=0, le=1, description="largest share of missing grid values around a site"
+    )
+    ensemble: Literal["keep", "mean_spread"] = "mean_spread"
+    interpolation: Literal["auto", "bilinear", "idw", "nearest"] = "auto"
+
+    @field_validator("variables")
+    @staticmethod
+    def _canonical_targets(value: dict[str, str]) -> dict[str, str]:
+        from forecast.met.variables import MET_VARIABLES
+
+        unknown = sorted(set(value.values()) - set(MET_VARIABLES))
+        if unknown:
+            raise ValueError(
+                f"unknown canonical variable(s) {unknown}; valid: {', '.join(MET_VARIABLES)}"
+            )
+        return value
+
+
 class AqiConfig(_Strict):
     standard: Literal["HJ633-2012", "HJ633-2026"] = "HJ633-2026"
 
@@ -211,6 +233,7 @@ class Config(_Strict):
     stations: tuple[StationConfig, ...] = Field(min_length=1)
     data: DataConfig = DataConfig()
     observations: ObservationsConfig = ObservationsConfig()
+    met: MetConfig = MetConfig()
     aqi: AqiConfig = AqiConfig()
     warnings: WarningsConfig = WarningsConfig()
     model: ModelConfig = ModelConfig()

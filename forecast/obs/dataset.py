@@ -116,7 +116,8 @@ def _resolve_duplicates(
     return table.drop_duplicates(subset=keys, keep="last"), flagged, int(exact.sum()), n_conflicts
 
 
-def _site_coords(config: Config, kind: str, sites: list[str]) -> dict[str, tuple[str, list]]:
+def site_coords(config: Config, kind: str, sites: list[str]) -> dict[str, tuple[str, list]]:
+    """Site coordinates (name, city, lon, lat, reference_site) of stations or city centres."""
     if kind == "station":
         st = [config.station(s) for s in sites]
         return {
@@ -224,7 +225,7 @@ def assemble(
     coords = {
         "site": ("site", np.array(sites, dtype=object)),
         "time": time_utc,
-        **_site_coords(config, kind, sites),
+        **site_coords(config, kind, sites),
     }
     ds = xr.Dataset(data_vars, coords=coords)
     ds["kind"] = ("site", np.array([kind] * len(sites), dtype=object))
