@@ -19,7 +19,8 @@ def test_readme_starts_with_two_commands() -> None:
     assert "\n## " not in text[:first_block], "the commands come before any section"
     install_and_run, install_and_test = _readme_commands()
     assert "pip install -e ." in install_and_run and "wcs-forecast demo" in install_and_run
-    assert 'pip install -e ".[test,grib]"' in install_and_test and install_and_test.endswith("pytest")
+    assert 'pip install -e ".[test,grib]"' in install_and_test
+    assert install_and_test.endswith("pytest")
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -37,7 +37,8 @@ class MetImport:
             f"read {len(files)} file(s) ({grid.attrs.get('engine')}, "
             f"{grid.attrs.get('grid_type')} grid)",
             "variables: " + ", ".join(f"{v} [{ds[v].attrs.get('units', '?')}]" for v in variables),
-            f"valid times: {len(times)}, {times[0]:%Y-%m-%d %H:%M} – {times[-1]:%Y-%m-%d %H:%M} UTC",
+            f"valid times: {len(times)}, {times[0]:%Y-%m-%d %H:%M} – "
+            f"{times[-1]:%Y-%m-%d %H:%M} UTC",
             self.report.summary(),
             f"interpolated to {ds.sizes['site']} sites ({ds.attrs.get('interpolation')})",
         ]
