@@ -30,7 +30,6 @@ impossible values after unit conversion. Cells holding a missing marker
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import math
@@ -45,6 +44,7 @@ import pandas as pd
 import xarray as xr
 
 from forecast.errors import InputError, Problem, input_error
+from forecast.io import sha256_file
 from forecast.met.derived import ZERO_CELSIUS, met_attrs, pressure_altitude, relative_humidity
 from forecast.met.variables import MET_VARIABLES
 from forecast.obs.flags import FLAG_MASKS, FLAG_MEANINGS, QC
@@ -383,10 +383,6 @@ def _convert_columns(
     return out, raw_by_column
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _check_unique_times(table: _Table, local: pd.DatetimeIndex, column: str) -> None:
     dup = np.flatnonzero(local.duplicated(keep="first"))
     if dup.size:
@@ -451,7 +447,7 @@ def _provenance(table: _Table, fmt: str, rows: int, notes: list[str]) -> str:
                 "file": table.path.name,
                 "format": fmt,
                 "encoding": table.encoding,
-                "sha256": _sha256(table.path),
+                "sha256": sha256_file(table.path),
                 "rows": rows,
                 "notes": notes,
             }

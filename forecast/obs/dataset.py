@@ -16,10 +16,7 @@ Conventions of the Dataset (what every later stage relies on):
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from forecast import io
 from forecast.config import Config
 from forecast.errors import InputError, Problem, input_error
 from forecast.obs.flags import QC
@@ -145,10 +143,6 @@ def site_coords(config: Config, kind: str, sites: list[str]) -> dict[str, tuple[
     }
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def assemble(
     results: Sequence[ReadResult], config: Config, *, city: str | None = None
 ) -> tuple[xr.Dataset, list[str]]:
@@ -257,7 +251,7 @@ def assemble(
                     "format": r.format,
                     "variant": r.variant,
                     "encoding": r.encoding,
-                    "sha256": _sha256(r.path),
+                    "sha256": io.sha256_file(r.path),
                     "rows": len(r.frame),
                     "notes": r.notes,
                 }
@@ -302,28 +296,17 @@ def import_observations(
 
 
 def write_netcdf_atomic(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write ``ds`` to ``path`` through a temporary file in the same directory, then rename.
+    """Write an observation or site Dataset atomically (see :mod:`forecast.io`).
 
-    A crash leaves either the old file or the new one, never a half-written file.
+    Each ``(site, time)`` variable is compressed and chunked one site per chunk on disk, so
+    reading one site chunk reads only that site.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    encoding = {}
-    for name, var in ds.data_vars.items():
-        if var.ndim == 2 and var.dims == ("site", "time"):
-            # One chunk per site on disk: reading a site chunk reads only that site.
-            encoding[name] = {"zlib": True, "complevel": 4, "chunksizes": (1, var.shape[1])}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
-        with Path(tmp).open("rb+") as fh:
-            os.fsync(fh.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    encoding: dict[str, dict[str, object]] = {
+        str(name): {"zlib": True, "complevel": 4, "chunksizes": (1, var.shape[1])}
+        for name, var in ds.data_vars.items()
+        if var.dims == ("site", "time")
+    }
+    return io.write_netcdf_atomic(ds, path, encoding)
 
 
 def read_netcdf(path: str | Path, *, chunks: dict[str, int] | None = None) -> xr.Dataset:
