@@ -30,6 +30,8 @@ AMOUNT_VARIABLES: frozenset[str] = frozenset({"tp"})
 def is_amount(name: str) -> bool:
     """Precipitation amounts (``tp``, ``tp_elev``, …) are summed over time, never averaged."""
     return name in AMOUNT_VARIABLES or name.startswith("tp_")
+
+
 _HOUR = pd.Timedelta(hours=1)
 
 
