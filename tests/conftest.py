@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, require_shared
 
 from forecast.config import Config, load_config
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +22,4 @@ def config(config_path: Path) -> Config:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data folder {SHARED_DATA} not found (it sits beside the repository)")
-    return SHARED_DATA
+    return require_shared()

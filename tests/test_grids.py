@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from helpers import ROOT, require_shared
 
 from forecast.config import Config, load_config
 from forecast.errors import InputError
@@ -22,15 +23,9 @@ from forecast.met.grids import (
 )
 from forecast.met.interp import grid_to_sites
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-GRIDS = SHARED / "grids"
-
 
 def _grids() -> Path:
-    if not GRIDS.is_dir():
-        pytest.skip(f"real grids folder {GRIDS} not found (../shared/data sits beside the repo)")
-    return GRIDS
+    return require_shared("grids")
 
 
 def _cfgrib() -> None:

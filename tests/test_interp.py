@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from helpers import ROOT, require_shared
 
 from forecast.config import Config, load_config
 from forecast.met import interp
@@ -21,15 +22,9 @@ from forecast.met.interp import (
     unit_xyz,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-GRIDS = SHARED / "grids"
-
 
 def _grids() -> Path:
-    if not GRIDS.is_dir():
-        pytest.skip(f"real grids folder {GRIDS} not found (../shared/data sits beside the repo)")
-    return GRIDS
+    return require_shared("grids")
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from helpers import SHARED_DATA, require_shared
 
 from forecast.config import Config
 from forecast.errors import InputError
@@ -25,8 +26,6 @@ from forecast.obs.flags import QC
 from forecast.obs.qc import format_qc_report
 from forecast.timeutil import beijing_to_utc, utc_to_beijing
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
 WCS = SHARED_DATA / "wuchangshi"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CHINA_SITES = FIXTURES / "china_sites"
@@ -63,9 +62,7 @@ shared = pytest.mark.shared
 
 @pytest.fixture(scope="module")
 def shared_dir() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data folder {SHARED_DATA} (../shared/data) not found beside the repo")
-    return SHARED_DATA
+    return require_shared()
 
 
 def _import(paths: list[Path], fmt: str, config: Config, city: str | None = None) -> ImportResult:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from helpers import SHARED_DATA, require_shared
 
 from forecast.errors import InputError
 from forecast.met.point import (
@@ -23,7 +24,6 @@ from forecast.met.point import (
     read_region_met_daily,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 REGION_FILE = SHARED_DATA / "wuchangshi" / "urumqi_region_met_daily.csv"
 BEIJING_FILE = SHARED_DATA / "beijing" / "PRSA_data_2010.1.1-2014.12.31.csv"
 K = 273.15
@@ -33,9 +33,7 @@ shared = pytest.mark.shared
 
 @pytest.fixture(scope="module")
 def shared_dir() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data folder {SHARED_DATA} (../shared/data) not found beside the repo")
-    return SHARED_DATA
+    return require_shared()
 
 
 @pytest.fixture(scope="module")
