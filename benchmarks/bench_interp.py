@@ -15,15 +15,11 @@ and ``max_abs_diff`` between the two (the field has no NaN, so they must agree).
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+from _common import cpu_model, emit, median_time
 
 from forecast.met.interp import bilinear_to_points
 
@@ -47,15 +43,6 @@ def make_grid(seed: int = 0) -> xr.DataArray:
     )
 
 
-def _median_time(repeat: int, func: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--points", type=int, default=2000)
@@ -75,8 +62,8 @@ def main() -> None:
     ref = da.interp(lat=xlat, lon=xlon, method="linear").transpose("time", "site")
     max_abs_diff = float(np.nanmax(np.abs(ours.values - ref.values)))
 
-    ours_s = _median_time(args.repeat, lambda: bilinear_to_points(da, lon, lat).values)
-    xarray_s = _median_time(
+    ours_s = median_time(args.repeat, lambda: bilinear_to_points(da, lon, lat).values)
+    xarray_s = median_time(
         args.repeat, lambda: da.interp(lat=xlat, lon=xlon, method="linear").values
     )
     report = {
@@ -86,14 +73,10 @@ def main() -> None:
         "xarray_s": round(xarray_s, 5),
         "ratio": round(ours_s / xarray_s, 3),
         "max_abs_diff": max_abs_diff,
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "repeat": args.repeat,
     }
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for key, value in report.items():
-            print(f"{key:>14}: {value}")
+    emit(report, args.json)
 
 
 if __name__ == "__main__":

@@ -15,15 +15,12 @@ and reports ``ratio_vs_read_csv`` (import / floor). Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import cpu_model, emit, median_time
 
 from forecast.config import load_config
 from forecast.obs.dataset import import_observations, write_netcdf_atomic
@@ -61,15 +58,6 @@ def write_releases(folder: Path, n_files: int, n_stations: int, seed: int = 0) -
     return paths
 
 
-def _best_of(repeat: int, func) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=168)
@@ -83,13 +71,13 @@ def main() -> None:
         paths = write_releases(folder, args.files, args.stations)
         now = pd.Timestamp("2030-01-01")
         result = import_observations([folder], "cnemc-hourly", config, now=now)
-        import_s = _best_of(
+        import_s = median_time(
             args.repeat, lambda: import_observations([folder], "cnemc-hourly", config, now=now)
         )
-        floor_s = _best_of(
+        floor_s = median_time(
             args.repeat, lambda: [pd.read_csv(p, dtype=str, keep_default_na=False) for p in paths]
         )
-        write_s = _best_of(
+        write_s = median_time(
             args.repeat, lambda: write_netcdf_atomic(result.dataset, folder / "o.nc")
         )
     report = {
@@ -99,14 +87,10 @@ def main() -> None:
         "read_csv_floor_s": round(floor_s, 4),
         "write_s": round(write_s, 4),
         "ratio_vs_read_csv": round(import_s / floor_s, 2),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "repeat": args.repeat,
     }
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for key, value in report.items():
-            print(f"{key:>18}: {value}")
+    emit(report, args.json)
 
 
 if __name__ == "__main__":
