@@ -36,6 +36,18 @@ def utc_to_beijing(utc: pd.DatetimeIndex | pd.Series | np.ndarray) -> pd.Datetim
     return idx.tz_localize("UTC").tz_convert(BEIJING).tz_localize(None)
 
 
+def as_naive_utc(times: object) -> pd.DatetimeIndex:
+    """Any datetime-like values → naive UTC ``datetime64[ns]`` (aware values are converted)."""
+    idx = pd.DatetimeIndex(
+        np.atleast_1d(np.asarray(times))
+        if not isinstance(times, pd.DatetimeIndex | pd.Series)
+        else times
+    )
+    if idx.tz is not None:
+        idx = idx.tz_convert("UTC").tz_localize(None)
+    return idx.as_unit("ns")
+
+
 def now_utc() -> pd.Timestamp:
     """The current time as a naive UTC timestamp (patched in tests for a controllable clock)."""
     return pd.Timestamp.now(tz="UTC").tz_localize(None)

@@ -38,7 +38,7 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from forecast.timeutil import beijing_to_utc, utc_to_beijing
+from forecast.timeutil import as_naive_utc, beijing_to_utc, utc_to_beijing
 
 Freq = Literal["D", "h"]
 SeriesLike: TypeAlias = xr.DataArray | pd.Series | pd.DataFrame
@@ -56,10 +56,7 @@ _DOY: Final = 365
 
 
 def _naive_utc(times: Any) -> pd.DatetimeIndex:
-    idx = pd.DatetimeIndex(times)
-    if idx.tz is not None:
-        idx = idx.tz_convert("UTC").tz_localize(None)
-    return idx.as_unit("ns")
+    return as_naive_utc(times)
 
 
 def infer_freq(times: Any) -> Freq:

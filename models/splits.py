@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from forecast.timeutil import beijing_to_utc, utc_to_beijing
+from forecast.timeutil import as_naive_utc, beijing_to_utc, utc_to_beijing
 
 #: The autumn–winter campaign (Beijing month-day, inclusive).
 WINTER: Final = ("10-01", "03-31")
@@ -85,16 +85,10 @@ def _timedelta(value: Any, what: str) -> pd.Timedelta:
 
 
 def _times(values: Any, what: str) -> pd.DatetimeIndex:
-    idx = (
-        pd.DatetimeIndex(np.asarray(values).ravel())
-        if not isinstance(values, pd.DatetimeIndex)
-        else values
-    )
-    if idx.tz is not None:
-        idx = idx.tz_convert("UTC").tz_localize(None)
+    idx = as_naive_utc(values if isinstance(values, pd.DatetimeIndex) else np.ravel(values))
     if idx.size == 0:
         raise ValueError(f"{what}: no times")
-    return idx.as_unit("ns")
+    return idx
 
 
 def _issue_and_target(

@@ -110,3 +110,17 @@ def test_real_city_daily_with_elevated_station_weather(config: Config, shared_da
     assert set(merged["site"].values) == {"urumqi", "changji", "shihezi", "wujiaqu"}
     with pytest.raises(ValueError, match="daily meteorology cannot be merged into hourly"):
         merge(obs.assign_attrs(time_resolution="1h"), weather, broadcast_sites=True)
+
+
+def test_tidy_times_with_an_explicit_offset_are_converted(tmp_path: Path, config: Config) -> None:
+    # 06:00 at UTC+6 (Urumqi time), 00:00Z and 08:00 Beijing time are the same instant.
+    path = tmp_path / "tidy.csv"
+    path.write_text(
+        "site,time,pm25\n1490A,2022-01-01T06:00:00+06:00,100\n1491A,2022-01-01T00:00:00Z,90\n"
+        "1493A,2022-01-01T08:00:00,80\n",
+        encoding="utf-8",
+    )
+    ds = import_observations([path], "tidy", config, now=NOW).dataset
+    assert list(ds.indexes["time"]) == [pd.Timestamp("2022-01-01 00:00")]
+    values = ds["pm25"].isel(time=0)
+    assert values.sel(site=["1490A", "1491A", "1493A"]).values.tolist() == [100.0, 90.0, 80.0]

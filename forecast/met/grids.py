@@ -59,6 +59,7 @@ import xarray as xr
 from forecast.errors import InputError, Problem, input_error
 from forecast.met.interp import chord_to_degrees, knn, neighbourhood_indices, unit_xyz
 from forecast.met.variables import MET_VARIABLES
+from forecast.timeutil import as_naive_utc
 
 GridEngine = Literal["auto", "netcdf", "grib", "wrf"]
 EnsembleMode = Literal["keep", "mean_spread"]
@@ -380,10 +381,7 @@ def _detect_engine(path: Path) -> Literal["netcdf", "grib"]:
 # ---------------------------------------------------------------------------------------------
 def _to_ns(values: Any) -> np.ndarray:
     """Any datetime-like array → naive UTC ``datetime64[ns]``."""
-    idx = pd.DatetimeIndex(np.atleast_1d(np.asarray(values)))
-    if idx.tz is not None:
-        idx = idx.tz_convert("UTC").tz_localize(None)
-    return np.asarray(idx, dtype="datetime64[ns]")
+    return np.asarray(as_naive_utc(values), dtype="datetime64[ns]")
 
 
 def decode_wrf_times(raw: Any, *, path: str | Path = "<memory>") -> np.ndarray:

@@ -47,7 +47,7 @@ from forecast.obs.textio import (
     tokenise,
 )
 from forecast.obs.variables import VARIABLES
-from forecast.timeutil import BEIJING
+from forecast.timeutil import utc_to_beijing
 
 Kind = Literal["station", "city"]
 Resolution = Literal["1h", "1D"]
@@ -371,7 +371,7 @@ def parse_local_times(
     has_offset = offsets.notna().to_numpy()
     local = naive.copy()
     if has_offset.any():
-        converted = parsed.dt.tz_convert(BEIJING).dt.tz_localize(None)
+        converted = pd.Series(utc_to_beijing(parsed), index=parsed.index)
         local[has_offset] = converted[has_offset]
     _raise_unparsed(path, frame, column, text, local, "an ISO 8601 time like 2022-01-01T08:00:00")
     return local.astype("datetime64[ns]")
