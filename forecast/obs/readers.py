@@ -23,7 +23,9 @@ Formats (``--format``):
 ``tidy``
     Any other source: ``site, time, <variable>…`` with ``site`` a station code or city id,
     ``time`` ISO 8601 (naive = Beijing time; an explicit UTC offset is converted), and variable
-    columns named as in :data:`forecast.obs.variables.VARIABLES` in their canonical units.
+    columns named as in :data:`forecast.obs.variables.VARIABLES` in their canonical units. The
+    time step is inferred: daily when values are a day apart (or, with one time per site, all at
+    00:00), hourly otherwise.
 """
 
 from __future__ import annotations
@@ -792,8 +794,11 @@ def _tidy_kind_and_resolution(
     kind: Kind = "city" if frame["site"].isin({c.id for c in config.cities}).all() else "station"
     steps = frame.sort_values(["site", "time"]).groupby("site")["time"].diff().dropna()
     steps = steps[steps > pd.Timedelta(0)]
-    if steps.empty or steps.min() >= pd.Timedelta(days=1):
-        if not (frame["time"].dt.hour == 0).all():
+    all_midnight = bool((frame["time"].dt.hour == 0).all())
+    # A single time per site says nothing about the step: values stamped 00:00 are read as
+    # daily, any other hour as hourly (documented in the module docstring).
+    if (steps.empty and all_midnight) or (not steps.empty and steps.min() >= pd.Timedelta(days=1)):
+        if not all_midnight:
             raise input_error(
                 path,
                 "daily values must be at 00:00",
