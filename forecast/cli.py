@@ -225,8 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from forecast.bulletincli import add_bulletin_parser
     from forecast.synth.cli import add_synth_parser
+    from forecast.warncli import add_aqi_warn_parsers
 
     add_synth_parser(sub, [common])
+    add_aqi_warn_parsers(sub, [common])
     add_bulletin_parser(sub, [common])
 
     demo = sub.add_parser("demo", parents=[common], help="run the main job on embedded data")

@@ -163,11 +163,31 @@ class AqiConfig(_Strict):
 
 
 class WarningsConfig(_Strict):
-    rule_set: Literal["2018", "2024"] = "2024"
+    #: a YAML file of local rule sets (same layout as forecast/data/warnings/rulesets.yaml);
+    #: its names can then be chosen in ``rule_set``. (Declared first: ``rule_set`` is checked
+    #: against it.)
+    rule_set_file: Path | None = None
+    rule_set: str = "2024"
     blue_level: bool = False
     min_lead_hours: int = Field(24, ge=0)
     lift_below_aqi: int = Field(150, ge=0, le=500)
     lift_after_hours: int = Field(36, ge=0)
+
+    _paths = field_validator("rule_set_file")(staticmethod(_resolve))
+
+    @field_validator("rule_set")
+    @staticmethod
+    def _known_rule_set(value: str, info: ValidationInfo) -> str:
+        from forecast.warnings.rules import builtin_rule_sets, load_rule_sets
+
+        available = dict(builtin_rule_sets())
+        if info.data.get("rule_set_file") is not None:
+            available.update(load_rule_sets(info.data["rule_set_file"]))
+        if value not in available:
+            raise ValueError(
+                f"rule_set {value!r} is not defined; valid: {', '.join(sorted(available))}"
+            )
+        return value
 
 
 class ModelConfig(_Strict):

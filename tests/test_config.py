@@ -154,3 +154,28 @@ def test_cli_config_check_bad_config_exits_2(
     err = capsys.readouterr().err
     assert "unknown key 'modle'" in err
     assert "Traceback" not in err
+
+
+def test_local_warning_plan_from_a_rule_set_file(tmp_path: Path, config_path: Path) -> None:
+    from forecast.warnings.rules import rule_set_from_config
+
+    plan = tmp_path / "plan.yaml"
+    builtin = Path(__file__).resolve().parents[1] / "forecast/data/warnings/rulesets.yaml"
+    local = yaml.safe_load(builtin.read_text(encoding="utf-8"))["rule_sets"]["2024"]
+    plan.write_text(
+        yaml.safe_dump({"version": 1, "rule_sets": {"urumqi-local": local}}, allow_unicode=True),
+        encoding="utf-8",
+    )
+
+    def edit(raw_config: dict) -> None:  # type: ignore[type-arg]
+        raw_config["warnings"].update(rule_set="urumqi-local", rule_set_file="plan.yaml")
+
+    config = load_config(_write(tmp_path, config_path, edit))
+    assert config.warnings.rule_set_file == plan.resolve()
+    assert rule_set_from_config(config).name == "urumqi-local"
+
+    def unknown(raw_config: dict) -> None:  # type: ignore[type-arg]
+        raw_config["warnings"]["rule_set"] = "2030"
+
+    with pytest.raises(ConfigError, match=r"rule_set '2030' is not defined; valid: 2018, 2024"):
+        load_config(_write(tmp_path, config_path, unknown))
