@@ -4,7 +4,8 @@ The archives publish daily means rounded to whole µg/m³ (tianqihoubao) or 0.1 
 (aqistudy) and an AQI computed by the network from unrounded (hourly, per-station) data. A
 published AQI is *consistent with its concentrations* when it lies between the AQI of the
 concentrations rounded down and up by half a unit. On those days our AQI must agree, and the
-category we derive from the published AQI must be the category the archive printed (tianqihoubao has one documented quirk).
+category we derive from the published AQI must be the category the archive printed (each
+source has one documented quirk).
 """
 
 from __future__ import annotations
@@ -58,4 +59,9 @@ def test_category_of_published_aqi_matches_published_level(shared_data: Path, na
         assert wrong["AQI"].between(251, 300).all()
         assert (wrong["quality_level"] == "严重污染").all()
     else:
-        assert len(wrong) == 0, wrong[["date", "AQI", "quality_level"]]
+        # aqistudy rounds the AQI after choosing the category: disagreements sit only on the
+        # upper edge of a band (e.g. AQI 200 labelled 重度污染), labelled one band higher.
+        assert wrong["AQI"].isin([50, 100, 150, 200, 300]).all(), wrong[["date", "AQI"]]
+        above = wrong["AQI"].map(lambda v: category(float(v) + 1).name_zh)
+        assert (above == wrong["quality_level"]).all()
+        assert len(wrong) < 0.01 * len(frame)
