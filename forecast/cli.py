@@ -224,12 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
     mrg.set_defaults(func=cmd_merge)
 
     from forecast.bulletincli import add_bulletin_parser
+    from forecast.schedulecli import add_schedule_parser
     from forecast.synth.cli import add_synth_parser
     from forecast.warncli import add_aqi_warn_parsers
 
     add_synth_parser(sub, [common])
     add_aqi_warn_parsers(sub, [common])
     add_bulletin_parser(sub, [common])
+    add_schedule_parser(sub, [common])
 
     demo = sub.add_parser("demo", parents=[common], help="run the main job on embedded data")
     demo.add_argument("--out", default="demo-output", metavar="DIR")
