@@ -232,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_aqi_warn_parsers(sub, [common])
     add_bulletin_parser(sub, [common])
     add_schedule_parser(sub, [common])
+    from models.cli import add_model_parsers
+
+    add_model_parsers(sub, [common])
 
     demo = sub.add_parser("demo", parents=[common], help="run the main job on embedded data")
     demo.add_argument("--out", default="demo-output", metavar="DIR")

@@ -78,6 +78,9 @@ class CityConfig(_Strict):
     name_zh: str
     name_en: str
     aliases: tuple[str, ...] = ()
+    #: centre [degrees east/north]; default: the mean of the city's non-reference stations.
+    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90)
 
     @field_validator("id")
     @staticmethod
@@ -190,8 +193,60 @@ class WarningsConfig(_Strict):
         return value
 
 
+class ObservationSource(_Strict):
+    format: Literal[
+        "cnemc-hourly", "station-hourly", "china-sites", "city-daily", "tidy", "beijing-hourly"
+    ]
+    paths: tuple[Path, ...] = Field(min_length=1)
+    city: str | None = None
+
+    _paths = field_validator("paths")(
+        staticmethod(lambda v, info: tuple(_resolve(p, info) for p in v))
+    )
+
+
+class WeatherSource(_Strict):
+    kind: Literal["region-met-daily", "beijing-hourly", "grid"]
+    paths: tuple[Path, ...] = Field(min_length=1)
+    #: True when the weather is observed (analysis), not forecast: back-tests then run in
+    #: "perfect-prog" mode and every report says so.
+    observed: bool = True
+
+    _paths = field_validator("paths")(
+        staticmethod(lambda v, info: tuple(_resolve(p, info) for p in v))
+    )
+
+
+class TrainingConfig(_Strict):
+    """The data a model is trained and back-tested on."""
+
+    observations: tuple[ObservationSource, ...] = ()
+    weather: tuple[WeatherSource, ...] = ()
+    #: days pooled from other cities (the 366-city daily table) to teach episodes; None: off.
+    pool: Path | None = None
+    pool_max_cities: int = Field(60, ge=1)
+
+    _paths = field_validator("pool")(staticmethod(_resolve))
+
+
 class ModelConfig(_Strict):
     horizon_days: int = Field(7, ge=1, le=15)
+    #: forecasts are issued at this Beijing hour (hourly data); daily data: after each day.
+    issue_hour_beijing: int = Field(10, ge=0, le=23)
+    #: what the boosters learn: the change from persistence (log ratio for quantiles, difference
+    #: for the mean) — trees cannot extrapolate beyond the training range, persistence can —
+    #: or the (log1p-transformed) concentration itself.
+    target_transform: Literal["persistence", "log1p", "none"] = "persistence"
+    #: training weight of heavy rows (target > 150 µg/m³) relative to the others.
+    heavy_weight: float = Field(2.0, ge=1.0)
+    #: LightGBM parameters overriding the engine's defaults.
+    params: dict[str, float | int | str] = Field(default_factory=dict)
+    num_boost_round: int = Field(400, ge=10)
+    #: meteorological variables used as predictors (names in the merged dataset).
+    met_vars: tuple[str, ...] | None = None
+    #: one model learns from every city's rows (with city descriptors), instead of one model
+    #: per city: heavy days are rare in any one city.
+    pooled: bool = True
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
     exceedance_thresholds: tuple[float, ...] = (75, 115, 150, 250)
 
@@ -250,13 +305,14 @@ class Config(_Strict):
     version: Literal[1] = 1
     region: RegionConfig
     cities: tuple[CityConfig, ...] = Field(min_length=1)
-    stations: tuple[StationConfig, ...] = Field(min_length=1)
+    stations: tuple[StationConfig, ...] = ()
     data: DataConfig = DataConfig()
     observations: ObservationsConfig = ObservationsConfig()
     met: MetConfig = MetConfig()
     aqi: AqiConfig = AqiConfig()
     warnings: WarningsConfig = WarningsConfig()
     model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
     output: OutputConfig = OutputConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     #: the file this configuration was read from (set by :func:`load_config`).
@@ -274,8 +330,11 @@ class Config(_Strict):
                     f"valid cities: {', '.join(city_ids)}"
                 )
         for city in self.cities:
-            if not any(s.city == city.id and not s.reference_site for s in self.stations):
-                raise ValueError(f"city {city.id!r} has no non-reference station")
+            has_station = any(s.city == city.id and not s.reference_site for s in self.stations)
+            if not has_station and (city.lon is None or city.lat is None):
+                raise ValueError(
+                    f"city {city.id!r} has no non-reference station; give its lon and lat"
+                )
         names: dict[str, str] = {}
         for city in self.cities:
             for name in city.names:
@@ -302,6 +361,17 @@ class Config(_Strict):
 
     def stations_of(self, city_id: str) -> tuple[StationConfig, ...]:
         return tuple(s for s in self.stations if s.city == city_id)
+
+    def city_centre(self, city_id: str) -> tuple[float, float]:
+        """(lon, lat) of a city [degrees]: configured, else its non-reference stations' mean."""
+        city = self.city(city_id)
+        if city.lon is not None and city.lat is not None:
+            return city.lon, city.lat
+        members = [s for s in self.stations_of(city.id) if not s.reference_site]
+        return (
+            sum(s.lon for s in members) / len(members),
+            sum(s.lat for s in members) / len(members),
+        )
 
 
 def _model_keys(loc: tuple[int | str, ...]) -> list[str]:
@@ -370,7 +440,24 @@ def load_config(path: str | Path) -> Config:
         config = Config.model_validate(raw, context={"base_dir": path.parent.resolve()})
     except ValidationError as exc:
         raise ConfigError(_format_errors(path, exc)) from None
+    config = _resolve_defaults(config, path.parent.resolve())
     return config.model_copy(update={"source": path.resolve()})
+
+
+def _resolve_defaults(model: BaseModel, base: Path) -> Any:
+    """Relative paths left at their defaults (never validated) → relative to the config file."""
+    updates: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if name == "source":
+            continue
+        if isinstance(value, Path) and not value.is_absolute():
+            updates[name] = (base / value).resolve()
+        elif isinstance(value, BaseModel):
+            new = _resolve_defaults(value, base)
+            if new is not value:
+                updates[name] = new
+    return model.model_copy(update=updates) if updates else model
 
 
 def summarize(config: Config) -> str:

@@ -11,7 +11,7 @@ brings the meteorology to the observations' time step:
   hourly or 3-hourly meteorology is averaged over the Beijing day's instants (``tp`` summed,
   ``blh`` also as its daily minimum ``blh_min``), needing ``min_daily_fraction`` of the day;
 - daily point weather (one station, e.g. the elevated regional station) is broadcast to every
-  observation site, its variables keeping their own names.
+  observation site (the same values at each), its variables keeping their own names.
 """
 
 from __future__ import annotations
@@ -144,6 +144,8 @@ def merge(
             raise ValueError("broadcast_sites needs meteorology for exactly one site")
         aligned = aligned.isel(site=0, drop=True) if "site" in aligned.dims else aligned
         aligned = aligned.drop_vars([c for c in aligned.coords if c != "time"])
+        # The same values at every observation site, so every variable stays (site, time).
+        aligned = aligned.expand_dims(site=obs["site"].values)
     else:
         missing = sorted(set(obs["site"].values) - set(aligned["site"].values))
         if missing:

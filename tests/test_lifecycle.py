@@ -462,3 +462,21 @@ def test_real_winter_regional(city_daily: xr.Dataset) -> None:
     kinds = [s.action for _, s in actions]
     assert "issue" in kinds and "lift" in kinds
     assert max(level_rank(s.level) for _, s in actions) >= level_rank("orange")
+
+
+def test_vectorised_exceedance_equals_the_scalar_cdf() -> None:
+    import numpy as np
+
+    from forecast.warnings.probability import cdf_from_quantiles, exceedance_probabilities
+
+    rng = np.random.default_rng(0)
+    levels = [0.1, 0.5, 0.9]
+    rows = np.sort(rng.gamma(2.0, 60.0, (500, 3)), axis=1)
+    rows[3] = [150.0, 150.0, 150.0]  # a degenerate distribution at the threshold
+    rows[7, 1] = np.nan
+    for threshold in (0.0, 75.0, 150.0, 250.0, 600.0):
+        fast = exceedance_probabilities(threshold, levels, rows)
+        for i in (0, 1, 2, 3, 100, 499):
+            slow = 1.0 - cdf_from_quantiles(threshold, levels, rows[i])
+            assert fast[i] == pytest.approx(float(slow), abs=1e-12)
+        assert np.isnan(fast[7])

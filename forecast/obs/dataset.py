@@ -126,19 +126,12 @@ def site_coords(config: Config, kind: str, sites: list[str]) -> dict[str, tuple[
             "reference_site": ("site", [s.reference_site for s in st]),
         }
     cities = [config.city(s) for s in sites]
-    lon = [
-        float(np.mean([s.lon for s in config.stations_of(c.id) if not s.reference_site]))
-        for c in cities
-    ]
-    lat = [
-        float(np.mean([s.lat for s in config.stations_of(c.id) if not s.reference_site]))
-        for c in cities
-    ]
+    centres = [config.city_centre(c.id) for c in cities]
     return {
         "name": ("site", [c.name_zh for c in cities]),
         "city": ("site", [c.id for c in cities]),
-        "lon": ("site", lon),
-        "lat": ("site", lat),
+        "lon": ("site", [lon for lon, _ in centres]),
+        "lat": ("site", [lat for _, lat in centres]),
         "reference_site": ("site", [False] * len(cities)),
     }
 

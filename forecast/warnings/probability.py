@@ -230,3 +230,39 @@ def cap_certainty(
     if probability >= possible:
         return "Possible"
     return "Unlikely"
+
+
+def exceedance_probabilities(
+    threshold: float, levels: npt.ArrayLike, values: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """P(PM2.5 > ``threshold``) for many rows of quantiles at once (``values``: (n, n_levels)).
+
+    The same distribution as :func:`cdf_from_quantiles` (linear between quantiles, linear from
+    0 below the first, exponential above the last), vectorised over rows; a row with any NaN
+    gives NaN. Quantile values must not decrease along a row.
+    """
+    q = np.asarray(levels, dtype=np.float64)
+    x = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    if x.shape[1] != len(q) or len(q) < 2:
+        raise ValueError(f"values need one column per level {q.tolist()}, got shape {x.shape}")
+    bad: npt.NDArray[np.bool_] = np.asarray(np.isnan(x).any(axis=1))
+    xs = np.where(bad[:, None], 1.0, x)
+    if np.any(np.diff(xs, axis=1) < 0):
+        raise ValueError("quantile values must not decrease along a row (crossing quantiles)")
+    c = float(threshold)
+    below_first = c < xs[:, 0]
+    cdf = np.empty(len(xs))
+    # Every branch is computed for every row and the right one chosen: silence the others.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        cdf[below_first] = q[0] * c / xs[below_first, 0]
+        k = np.clip((xs <= c).sum(axis=1) - 1, 0, len(q) - 2)
+        rows = np.arange(len(xs))
+        x0, x1 = xs[rows, k], xs[rows, k + 1]
+        inner = q[k] + (q[k + 1] - q[k]) * np.where(x1 > x0, (c - x0) / (x1 - x0), 1.0)
+        lam = (1 - q[-1]) * (xs[:, -1] - xs[:, -2]) / (q[-1] - q[-2])
+        upper = 1.0 - (1 - q[-1]) * np.where(lam > 0, np.exp(-(c - xs[:, -1]) / lam), 0.0)
+    above_last = c >= xs[:, -1]
+    middle = ~below_first & ~above_last
+    cdf[middle] = inner[middle]
+    cdf[above_last] = np.where(c == xs[above_last, -1], q[-1], upper[above_last])
+    return np.where(bad, np.nan, 1.0 - np.clip(cdf, 0.0, 1.0))

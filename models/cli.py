@@ -1,0 +1,96 @@
+"""``wcs-forecast train`` and ``wcs-forecast backtest``: thin commands over models.*."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def _progress(quiet: bool) -> Any:
+    def say(message: str) -> None:
+        if not quiet:
+            print(f"  … {message}", file=sys.stderr, flush=True)
+
+    return say
+
+
+def _clean(obj: Any) -> Any:
+    """NaN → null for strict JSON."""
+    if isinstance(obj, float):
+        return None if math.isnan(obj) else round(obj, 4)
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def format_backtest(result: dict[str, Any]) -> str:
+    lines = [f"back-test {result['from']} – {result['to']} ({result['resolution']} data)"]
+    if result.get("perfect_prog"):
+        lines.append(f"NOTE: {result['note']}")
+    header = (
+        f"{'city':<9}{'lead':>5}{'n':>5}  {'RMSE model/pers/clim':>24}  "
+        f"{'CSI150 model/pers/clim':>24}  {'POD150':>6} {'FAR150':>6}"
+    )
+    lines += [header, "-" * len(header)]
+
+    def f(v: Any) -> str:
+        return "   —" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:6.1f}"
+
+    def c(v: Any) -> str:
+        return "   —" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:6.2f}"
+
+    for city, block in result["cities"].items():
+        for lead, s in block["leads"].items():
+            m, p, cl = s["model"], s["persistence"], s["climatology"]
+            lines.append(
+                f"{city:<9}{lead:>5}{m['n']:>5}  {f(m['rmse'])}/{f(p['rmse'])}/{f(cl['rmse'])}  "
+                f"  {c(m['csi_150'])}/{c(p['csi_150'])}/{c(cl['csi_150'])}  "
+                f"{c(m['pod_150'])} {c(m['far_150'])}"
+            )
+    return "\n".join(lines)
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from forecast.config import load_config
+    from models.backtest import run_backtest
+
+    config = load_config(args.config)
+    result = run_backtest(config, args.date_from, args.date_to, progress=_progress(args.json))
+    if args.json:
+        print(json.dumps(_clean(result), ensure_ascii=False, indent=1, allow_nan=False))
+    else:
+        print(format_backtest(result))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from forecast.config import load_config
+    from models.training import train_and_register
+
+    config = load_config(args.config)
+    for line in train_and_register(config, city=args.city, progress=_progress(False)):
+        print(line)
+    return 0
+
+
+def add_model_parsers(subparsers: Any, parents: Sequence[argparse.ArgumentParser]) -> None:
+    train = subparsers.add_parser(
+        "train", parents=list(parents), help="train the per-city models and register a new version"
+    )
+    train.add_argument("--city", help="one city id (default: every city in the data)")
+    train.set_defaults(func=cmd_train)
+    back = subparsers.add_parser(
+        "backtest",
+        parents=list(parents),
+        help="train before --from, forecast every issue in [--from, --to], score vs baselines",
+    )
+    back.add_argument("--from", dest="date_from", required=True, metavar="DATE")
+    back.add_argument("--to", dest="date_to", required=True, metavar="DATE")
+    back.add_argument("--json", action="store_true", help="print the scores as JSON")
+    back.set_defaults(func=cmd_backtest)
