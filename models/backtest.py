@@ -7,8 +7,10 @@ then every test issue time is forecast. Daily scores compare Beijing-day means: 
 lead day ``d`` is the ``d``-th day after the last complete day; for hourly data issued at
 ``HH`` Beijing time on day D it is day D + d (the mean of the hourly forecasts of that day).
 
-Baselines on exactly the same (site, issue, lead day) cells: persistence — the last complete day
-(tomorrow = today) — and climatology — the training years' mean for the day of year (±15 days).
+Baselines on exactly the same (site, issue, lead day) cells, and only cells where all three have
+a value are scored: persistence — the last complete day (tomorrow = today) — and climatology —
+the training years' mean for the day of year (±15 days; where a city's history is too short for
+that season, its mean over all training days, counted in ``climatology_fallback_days``).
 """
 
 from __future__ import annotations
@@ -134,6 +136,9 @@ def _score_city(frame: pd.DataFrame, threshold: float) -> dict[str, dict[str, ob
     out: dict[str, dict[str, object]] = {}
     for lead, block in frame.groupby("lead_day"):
         obs = block["obs"].to_numpy()
+        same = np.isfinite(obs) & np.isfinite(block["persistence"]) & np.isfinite(
+            block["climatology"]) & np.isfinite(block["mean"])
+        obs = np.where(same, obs, np.nan)  # every forecaster is scored on the same days
         model = score_block(obs, block["mean"].to_numpy(), block["p150"].to_numpy())
         # The heavy-day forecast is the tuned probability rule, not the point forecast.
         ok = np.isfinite(obs) & np.isfinite(block["p150"].to_numpy())
@@ -141,17 +146,10 @@ def _score_city(frame: pd.DataFrame, threshold: float) -> dict[str, dict[str, ob
         table = contingency(obs[ok], decided, HEAVY)
         model["csi_150_point"] = model["csi_150"]
         model["csi_150"], model["pod_150"], model["far_150"] = csi(table), pod(table), far(table)
-        same = (
-            np.isfinite(obs)
-            & np.isfinite(block["persistence"])
-            & np.isfinite(block["climatology"])
-            & np.isfinite(block["mean"])
-        )
         out[str(int(lead))] = {
             "model": model,
             "persistence": score_block(obs[same], block["persistence"].to_numpy()[same]),
             "climatology": score_block(obs[same], block["climatology"].to_numpy()[same]),
-            "model_same_days": score_block(obs[same], block["mean"].to_numpy()[same]),
         }
     return out
 
@@ -243,9 +241,15 @@ def run_backtest(
             mine = daily[daily["site"] == site].copy()
             clim = _climatology(obs[[site]], train_end)
             target_utc = beijing_to_utc(pd.DatetimeIndex(mine["target_day"])).to_numpy()
-            mine["climatology"] = clim.predict(target_utc).values[0]
+            climate = clim.predict(target_utc).values[0]
+            # Too little history for a day of year (a city with one year of data): fall back to
+            # the city's mean over all training days, so that all forecasters share the days.
+            fallback = np.isnan(climate)
+            train_mean = float(obs.loc[obs.index <= train_end, site].mean())
+            mine["climatology"] = np.where(fallback, train_mean, climate)
             cities[site] = {
                 "model": "pooled" if len(group) > 1 else "per-city",
+                "climatology_fallback_days": int(fallback.sum()),
                 "heavy_prob_threshold": threshold,
                 "train_rows": int((np.isfinite(ytr) & (itr["site"] == site).to_numpy()).sum()),
                 "train_heavy_rows": int(((ytr > HEAVY) & (itr["site"] == site).to_numpy()).sum()),
