@@ -136,8 +136,12 @@ def _score_city(frame: pd.DataFrame, threshold: float) -> dict[str, dict[str, ob
     out: dict[str, dict[str, object]] = {}
     for lead, block in frame.groupby("lead_day"):
         obs = block["obs"].to_numpy()
-        same = np.isfinite(obs) & np.isfinite(block["persistence"]) & np.isfinite(
-            block["climatology"]) & np.isfinite(block["mean"])
+        same = (
+            np.isfinite(obs)
+            & np.isfinite(block["persistence"])
+            & np.isfinite(block["climatology"])
+            & np.isfinite(block["mean"])
+        )
         obs = np.where(same, obs, np.nan)  # every forecaster is scored on the same days
         model = score_block(obs, block["mean"].to_numpy(), block["p150"].to_numpy())
         # The heavy-day forecast is the tuned probability rule, not the point forecast.
@@ -182,9 +186,18 @@ def _tuned_threshold(
 
 
 def run_backtest(
-    config: Config, start: str, end: str, *, progress: Progress | None = None
+    config: Config,
+    start: str,
+    end: str,
+    *,
+    progress: Progress | None = None,
+    keep_forecasts: bool = False,
 ) -> dict[str, object]:
-    """Train before ``start`` (minus the horizon), forecast every issue in [start, end], score."""
+    """Train before ``start`` (minus the horizon), forecast every issue in [start, end], score.
+
+    ``keep_forecasts`` adds ``result["forecasts"]``: a DataFrame of the daily forecasts (site,
+    issue day, lead day, target day, mean, quantiles, probabilities, obs, baselines).
+    """
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     ds = load_training_dataset(config)
@@ -213,6 +226,7 @@ def run_backtest(
         "cities": {},
     }
     cities: dict[str, object] = {}
+    kept: list[pd.DataFrame] = []
     all_sites = [str(s) for s in ds["site"].values]
     groups = [all_sites] if config.model.pooled else [[s] for s in all_sites]
     for group in groups:
@@ -247,6 +261,8 @@ def run_backtest(
             fallback = np.isnan(climate)
             train_mean = float(obs.loc[obs.index <= train_end, site].mean())
             mine["climatology"] = np.where(fallback, train_mean, climate)
+            if keep_forecasts:
+                kept.append(mine)
             cities[site] = {
                 "model": "pooled" if len(group) > 1 else "per-city",
                 "climatology_fallback_days": int(fallback.sum()),
@@ -256,5 +272,7 @@ def run_backtest(
                 "leads": _score_city(mine, threshold),
             }
     result["cities"] = cities
+    if keep_forecasts:
+        result["forecasts"] = pd.concat(kept, ignore_index=True)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     return result
