@@ -45,9 +45,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _resolve(value: Path, info: ValidationInfo) -> Path:
+def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
     base = (info.context or {}).get("base_dir")
-    if base is not None and not value.is_absolute():
+    if value is not None and base is not None and not value.is_absolute():
         return (Path(base) / value).resolve()
     return value
 

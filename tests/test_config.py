@@ -179,3 +179,13 @@ def test_local_warning_plan_from_a_rule_set_file(tmp_path: Path, config_path: Pa
 
     with pytest.raises(ConfigError, match=r"rule_set '2030' is not defined; valid: 2018, 2024"):
         load_config(_write(tmp_path, config_path, unknown))
+
+
+def test_a_dumped_config_loads_again(tmp_path: Path, config: Config) -> None:
+    # Optional paths dumped as null (rule_set_file, training.pool) must load back.
+    dumped = config.model_dump(mode="json", exclude={"source"})
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(dumped, allow_unicode=True), encoding="utf-8")
+    again = load_config(path)
+    assert again.warnings.rule_set_file is None and again.training.pool is None
+    assert again.stations == config.stations
