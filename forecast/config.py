@@ -194,8 +194,12 @@ class WarningsConfig(_Strict):
 
 
 class ObservationSource(_Strict):
+    #: a station-data format of ``wcs-forecast obs import``, ``beijing-hourly`` (the PRSA
+    #: table) or ``obs-netcdf`` (datasets written by ``obs import`` or ``synth --obs-format
+    #: netcdf``).
     format: Literal[
-        "cnemc-hourly", "station-hourly", "china-sites", "city-daily", "tidy", "beijing-hourly"
+        "cnemc-hourly", "station-hourly", "china-sites", "city-daily", "tidy", "beijing-hourly",
+        "obs-netcdf",
     ]
     paths: tuple[Path, ...] = Field(min_length=1)
     city: str | None = None

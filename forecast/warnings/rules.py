@@ -516,7 +516,7 @@ def get_rule_set(
     ``blue_level`` and ``orange_requires_300`` exist in the 2018 set only; asking the 2024 set
     for ``blue_level=True`` is an error (it has no blue level), ``False`` is accepted.
     """
-    sets = builtin_rule_sets()
+    sets = dict(builtin_rule_sets())  # a copy: the built-ins are cached
     if rule_set_file is not None:
         sets.update(load_rule_sets(rule_set_file))
     try:
