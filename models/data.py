@@ -17,7 +17,7 @@ from forecast.merge import merge
 from forecast.met.pipeline import import_met
 from forecast.met.point import read_beijing_hourly, read_region_met_daily
 from forecast.obs.cities import city_values
-from forecast.obs.dataset import import_observations
+from forecast.obs.dataset import import_observations, read_netcdf
 
 #: Far enough in the future that archive files never count as "in the future" here.
 _ARCHIVE_NOW = pd.Timestamp("2100-01-01")
@@ -27,10 +27,17 @@ def _observations(source: ObservationSource, config: Config) -> xr.Dataset:
     if source.format == "beijing-hourly":
         frames = [read_beijing_hourly(p) for p in source.paths]
         return xr.concat(frames, dim="time") if len(frames) > 1 else frames[0]
-    result = import_observations(
-        source.paths, source.format, config, city=source.city, now=_ARCHIVE_NOW
-    )
-    ds = result.dataset
+    if source.format == "obs-netcdf":
+        parts = [read_netcdf(p) for p in sorted(source.paths)]
+        ds = (
+            xr.concat(parts, dim="time", data_vars="minimal", coords="minimal", compat="override")
+            if len(parts) > 1
+            else parts[0]
+        )
+    else:
+        ds = import_observations(
+            source.paths, source.format, config, city=source.city, now=_ARCHIVE_NOW
+        ).dataset
     if ds["kind"].values[0] == "station":
         ds = city_values(ds, config, "hourly" if ds.attrs["time_resolution"] == "1h" else "daily")
     return ds
