@@ -18,7 +18,6 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -109,30 +108,6 @@ def cmd_merge(args: argparse.Namespace) -> int:
     )
     out = write_netcdf_atomic(merged, args.out)
     print(f"wrote {out}")
-    return EXIT_OK
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from forecast.obs.cities import city_values, format_city_table
-    from forecast.obs.dataset import import_observations, summarize_import, write_netcdf_atomic
-    from forecast.obs.qc import format_qc_report
-
-    config = _load(args)
-    out = Path(args.out)
-    data = resources.files("forecast") / "data" / "demo" / "station_hourly_2020-04"
-    with resources.as_file(data) as folder:
-        print(f"demo: importing the embedded real station data in {folder}\n")
-        result = import_observations([folder], "station-hourly", config)
-    print(summarize_import(result))
-    print()
-    print(format_qc_report(result.report, result.dataset))
-    obs_path = write_netcdf_atomic(result.dataset, out / "stations_hourly.nc")
-    result.report.to_csv(out / "qc_report.csv")
-    daily = city_values(result.dataset, config, "daily")
-    print("\nCity daily means by the national method (≥ 20 valid hours; reference sites excluded):")
-    print(format_city_table(daily))
-    daily_path = write_netcdf_atomic(daily, out / "cities_daily.nc")
-    print(f"\nwrote {obs_path}, {daily_path} and {out / 'qc_report.csv'}")
     return EXIT_OK
 
 
@@ -235,10 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     from models.cli import add_model_parsers
 
     add_model_parsers(sub, [common])
+    from forecast.cycle import add_cycle_parsers
 
-    demo = sub.add_parser("demo", parents=[common], help="run the main job on embedded data")
-    demo.add_argument("--out", default="demo-output", metavar="DIR")
-    demo.set_defaults(func=cmd_demo)
+    add_cycle_parsers(sub, [common])
+
     return parser
 
 

@@ -198,7 +198,12 @@ class ObservationSource(_Strict):
     #: table) or ``obs-netcdf`` (datasets written by ``obs import`` or ``synth --obs-format
     #: netcdf``).
     format: Literal[
-        "cnemc-hourly", "station-hourly", "china-sites", "city-daily", "tidy", "beijing-hourly",
+        "cnemc-hourly",
+        "station-hourly",
+        "china-sites",
+        "city-daily",
+        "tidy",
+        "beijing-hourly",
         "obs-netcdf",
     ]
     paths: tuple[Path, ...] = Field(min_length=1)

@@ -17,22 +17,6 @@ from forecast.obs.dataset import read_netcdf
 DEMO = resources.files("forecast") / "data" / "demo" / "station_hourly_2020-04"
 
 
-def test_demo_writes_datasets_and_prints_the_summary(
-    tmp_path: Path, config_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["demo", "--config", str(config_path), "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "21 stations × 140 hours" in out
-    assert "2020-04-02 08:00 – 2020-04-08 03:00 Beijing time" in out
-    assert "City daily means" in out
-    stations = read_netcdf(tmp_path / "stations_hourly.nc")
-    cities = read_netcdf(tmp_path / "cities_daily.nc")
-    assert stations.sizes == {"site": 21, "time": 140}
-    assert list(cities["site"].values) == ["urumqi", "changji", "shihezi", "wujiaqu"]
-    assert cities.attrs["time_resolution"] == "1D"
-    assert (tmp_path / "qc_report.csv").stat().st_size > 0
-
-
 def test_obs_import_then_cities(
     tmp_path: Path, config_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
