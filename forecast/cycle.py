@@ -805,3 +805,35 @@ def add_cycle_parsers(subparsers: Any, parents: Sequence[Any] = ()) -> None:
     d.add_argument("--out", default="demo-output", help="output directory")
     d.add_argument("--days", type=int, default=DEMO_DAYS, help="synthetic days")
     d.set_defaults(func=cmd_demo)
+
+
+# --------------------------------------------------------------------------------------------
+# scheduler tasks (forecast.scheduler.TASKS): (config, *, issue_time, alerts_enabled) -> status
+
+
+def scheduled_forecast(config: Config, *, issue_time: datetime, alerts_enabled: bool) -> int:
+    """The scheduled forecast cycle at ``issue_time`` (aware, Beijing time)."""
+    return run_cycle(config, issue_time, alerts_enabled=alerts_enabled).status
+
+
+def scheduled_ingest(config: Config, *, issue_time: datetime, alerts_enabled: bool) -> int:
+    """Import the last 48 h of hourly station files into ``observations_dir/latest.nc``.
+
+    The file is replaced atomically, with the QC report beside it; exit status 3 when no file
+    of the window can be found, so the scheduler's log says that the feed is late.
+    """
+    from forecast.obs.dataset import import_observations, write_netcdf_atomic
+
+    end_bj = parse_issue_time(issue_time).tz_localize(None)
+    files = _observation_files(config, end_bj - pd.Timedelta(hours=48), end_bj)
+    if not files:
+        log.warning("ingest: no station files in the 48 h before %s", end_bj)
+        return EXIT_NO_INPUT
+    result = import_observations(
+        files, "cnemc-hourly", config, now=_naive_utc(parse_issue_time(issue_time))
+    )
+    out = config.data.observations_dir / "latest.nc"
+    write_netcdf_atomic(result.dataset, out)
+    result.report.to_csv(config.data.observations_dir / "latest_qc.csv")
+    log.info("ingest: %d files → %s", len(files), out)
+    return EXIT_OK

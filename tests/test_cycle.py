@@ -66,3 +66,19 @@ def test_missing_newest_cycle_falls_back(demo, tmp_path: Path) -> None:
     prev = day - pd.Timedelta(days=1)
     assert nwp.status == "degraded" and f"{prev:%Y%m%d}00" in (nwp.reason or "")
     validate_bulletin(result.archived)
+
+
+def test_scheduler_tasks_run_the_cycle_and_the_ingest(demo, tmp_path: Path) -> None:
+    from forecast.cycle import scheduled_forecast, scheduled_ingest
+    from forecast.obs.dataset import read_netcdf
+    from forecast.timeutil import BEIJING
+
+    out, result = demo
+    config = demo_config(out)
+    issue = pd.Timestamp(result.issue_time).tz_convert(BEIJING).to_pydatetime()
+    assert scheduled_ingest(config, issue_time=issue, alerts_enabled=True) == 0
+    latest = read_netcdf(config.data.observations_dir / "latest.nc")
+    assert latest.sizes["time"] == 48 and latest.sizes["site"] == 21
+    # The cycle's NWP file of the issue day is available by 14:00 only: at 10:00 the scheduled
+    # run falls back to the previous cycle and says so (degraded, status 1), or succeeds.
+    assert scheduled_forecast(config, issue_time=issue, alerts_enabled=True) in (0, 1)
