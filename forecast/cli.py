@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from forecast.errors import ConfigError, InputError, WcsError
+from forecast.errors import ConfigError, WcsError
 
 if TYPE_CHECKING:
     from forecast.config import Config
@@ -217,27 +217,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func: Callable[[argparse.Namespace], int] = args.func
+def dispatch(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command; engine errors become a message and the documented exit code."""
     try:
         return func(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
     except (WcsError, ValueError) as exc:
-        # ValueError: the engine's checks on data it was given (documented in each function).
+        # InputError and the engine's checks on data it was given (ValueError, documented in
+        # each function) are unusable input.
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        if args.debug:
+        if getattr(args, "debug", False):
             traceback.print_exc()
         print(
             f"internal error: {type(exc).__name__}: {exc}\n(re-run with --debug for the "
@@ -245,6 +241,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return dispatch(args.func, args)
 
 
 if __name__ == "__main__":

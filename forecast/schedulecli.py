@@ -28,11 +28,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
-EXIT_OK, EXIT_DEGRADED, EXIT_CONFIG, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
+from forecast.cli import EXIT_CONFIG, EXIT_DEGRADED, EXIT_INPUT, EXIT_OK
+
 TASK_NAMES = ("ingest", "forecast", "verify")
 
 
@@ -148,7 +148,6 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m forecast.schedulecli``: the ``schedule`` command on its own."""
-    from forecast.errors import ConfigError, WcsError
 
     parser = argparse.ArgumentParser(
         prog="wcs-forecast schedule",
@@ -158,19 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     _add_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return cmd_schedule(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except WcsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    except Exception as exc:
-        if args.debug:
-            traceback.print_exc()
-        print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
+    from forecast.cli import dispatch
+
+    return dispatch(cmd_schedule, args)
 
 
 if __name__ == "__main__":
