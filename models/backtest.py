@@ -55,6 +55,7 @@ def observed_daily(ds: xr.Dataset, setup: Setup) -> pd.DataFrame:
     daily = ds[["pm25"]] if setup.daily else daily_mean(ds[["pm25"]].assign_attrs(ds.attrs))
     frame = daily["pm25"].transpose("time", "site").to_pandas()
     frame.index = _beijing_day(frame.index)
+    frame.attrs["pool_sites"] = list(ds.attrs.get("pool_sites", []))
     return frame
 
 
@@ -182,6 +183,9 @@ def _tuned_threshold(
     vpred = tuner.predict(np.ascontiguousarray(X[val]))
     vdaily = to_daily(index[val].reset_index(drop=True), vpred, {}, setup, obs)
     _daily_probs(vdaily, tuner.quantiles)
+    # Tuned for the forecast cities only (pooled cities teach the model, not the rule).
+    pool = set(obs.attrs.get("pool_sites", []))
+    vdaily = vdaily[~vdaily["site"].isin(pool)]
     return tune_heavy_threshold(vdaily["obs"].to_numpy(), vdaily["p150"].to_numpy())
 
 
@@ -200,9 +204,10 @@ def run_backtest(
     """
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
-    ds = load_training_dataset(config)
-    setup = setup_for(ds, config)
     start_day, end_day = pd.Timestamp(start), pd.Timestamp(end)
+    # Pooled cities are chosen on data before the test period only.
+    ds = load_training_dataset(config, pool_until=start_day - pd.Timedelta(days=1))
+    setup = setup_for(ds, config)
     gap = pd.Timedelta(days=setup.horizon_days)
     first_issue_utc = beijing_to_utc(pd.DatetimeIndex([start_day]))[0]
     obs = observed_daily(ds, setup)
@@ -223,12 +228,15 @@ def run_backtest(
         "gap_days": setup.horizon_days,
         "lead_unit": "days",
         "met_predictors": list(setup.features.met_vars),
+        "pooled_cities": len(ds.attrs.get("pool_sites", [])),
         "cities": {},
     }
     cities: dict[str, object] = {}
     kept: list[pd.DataFrame] = []
     all_sites = [str(s) for s in ds["site"].values]
-    groups = [all_sites] if config.model.pooled else [[s] for s in all_sites]
+    pool_sites = set(ds.attrs.get("pool_sites", []))
+    region = [s for s in all_sites if s not in pool_sites]
+    groups = [all_sites] if config.model.pooled else [[s] for s in region]
     for group in groups:
         label = "+".join(group) if len(group) > 1 else group[0]
         part = ds.sel(site=group)
@@ -251,7 +259,7 @@ def run_backtest(
             _daily_probs(daily, model.quantiles)
         daily = daily[(daily["lead_day"] >= 1) & (daily["lead_day"] <= setup.horizon_days)]
         train_end = _beijing_day(itr["valid_time"]).max()
-        for site in group:
+        for site in [s for s in group if s not in pool_sites]:
             mine = daily[daily["site"] == site].copy()
             clim = _climatology(obs[[site]], train_end)
             target_utc = beijing_to_utc(pd.DatetimeIndex(mine["target_day"])).to_numpy()

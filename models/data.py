@@ -8,6 +8,9 @@ observed rather than forecast, the dataset is marked ``perfect_prog`` and every 
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -18,6 +21,7 @@ from forecast.met.pipeline import import_met
 from forecast.met.point import read_beijing_hourly, read_region_met_daily
 from forecast.obs.cities import city_values
 from forecast.obs.dataset import import_observations, read_netcdf
+from forecast.timeutil import beijing_to_utc
 
 #: Far enough in the future that archive files never count as "in the future" here.
 _ARCHIVE_NOW = pd.Timestamp("2100-01-01")
@@ -53,7 +57,46 @@ def _with_weather(obs: xr.Dataset, source: WeatherSource, config: Config) -> xr.
     return merge(obs, met)
 
 
-def load_training_dataset(config: Config) -> xr.Dataset:
+REGION_POOL_EXCLUDE = ("乌鲁木齐", "昌吉州", "石河子", "五家渠")
+
+
+def load_pool(path: Path, times: pd.DatetimeIndex, *, max_cities: int, until: pd.Timestamp,
+              exclude: tuple[str, ...] = REGION_POOL_EXCLUDE) -> xr.Dataset:
+    """Daily PM2.5 [µg/m³] of the cities with the most heavy days (> 150) up to ``until``.
+
+    ``path`` is the 366-city daily table (``city, date, …, PM2.5, …``, Beijing dates); city
+    coordinates come from ``cnemc_stations_1498.csv`` beside it (mean of each city's
+    stations) when present. Days are stamped like every daily dataset (start of the Beijing
+    day in UTC) and put on ``times``; the pool has no weather (NaN predictors).
+    """
+    table = pd.read_csv(path, usecols=["city", "date", "PM2.5"])
+    table = table[~table["city"].isin(exclude)]
+    table["date"] = pd.to_datetime(table["date"], format="%Y-%m-%d")
+    heavy = table[(table["date"] <= until) & (table["PM2.5"] > 150)].groupby("city").size()
+    chosen = list(heavy.sort_values(ascending=False, kind="stable").index[:max_cities])
+    wide = table[table["city"].isin(chosen)].pivot_table(
+        index="date", columns="city", values="PM2.5", aggfunc="mean")
+    wide.index = beijing_to_utc(wide.index).astype("datetime64[ns]")
+    wide = wide.reindex(times)
+    stations = path.parent / "cnemc_stations_1498.csv"
+    lon = lat = pd.Series(np.nan, index=wide.columns)
+    if stations.is_file():
+        coords = pd.read_csv(stations).groupby("area")[["lon", "lat"]].mean()
+        lon, lat = coords["lon"].reindex(wide.columns), coords["lat"].reindex(wide.columns)
+    sites = [f"pool:{c}" for c in wide.columns]
+    return xr.Dataset(
+        {"pm25": (("site", "time"), wide.T.to_numpy(dtype=np.float64), {"units": "µg/m³"})},
+        coords={"site": np.array(sites, dtype=object), "time": times,
+                "lon": ("site", lon.to_numpy()), "lat": ("site", lat.to_numpy()),
+                "name": ("site", np.array(list(wide.columns), dtype=object)),
+                "city": ("site", np.array(sites, dtype=object)),
+                "reference_site": ("site", np.zeros(len(sites), dtype=bool)),
+                "kind": ("site", np.array(["city"] * len(sites), dtype=object))},
+    )
+
+
+def load_training_dataset(config: Config, *, pool_until: pd.Timestamp | None = None
+                          ) -> xr.Dataset:
     """Observations (+ weather) of ``config.training`` as one merged city dataset."""
     sources = config.training.observations
     if not sources:
@@ -69,6 +112,16 @@ def load_training_dataset(config: Config) -> xr.Dataset:
     for weather in config.training.weather:
         ds = _with_weather(ds, weather, config)
         observed = observed or weather.observed
+    if config.training.pool is not None:
+        if ds.attrs.get("time_resolution") != "1D":
+            raise ConfigError(f"{config.source}: training.pool pools daily data only")
+        until = pool_until if pool_until is not None else pd.Timestamp.max
+        pool = load_pool(config.training.pool, pd.DatetimeIndex(ds.indexes["time"]),
+                         max_cities=config.training.pool_max_cities, until=until)
+        attrs = dict(ds.attrs)
+        ds = xr.concat([ds, pool], dim="site", join="outer", data_vars="all", coords="minimal",
+                       compat="override")
+        ds.attrs = {**attrs, "pool_sites": list(pool["site"].values)}
     ds.attrs["perfect_prog"] = int(observed)
     ds.attrs["perfect_prog_note"] = (
         "observed weather stands in for the forecast at the valid time (perfect-prog): "

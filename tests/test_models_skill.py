@@ -92,3 +92,22 @@ def test_backtest_command_prints_json(capsys: pytest.CaptureFixture[str]) -> Non
     )
     out = json.loads(capsys.readouterr().out)
     assert out["cities"]["urumqi"]["leads"]["1"]["model"]["n"] == 20
+
+
+def test_pool_of_other_cities_is_chosen_before_the_test_period() -> None:
+    import pandas as pd
+
+    from forecast.timeutil import beijing_to_utc
+    from models.data import load_pool
+
+    path = require_shared("china", "china_cities_daily_aqistudy.csv.gz")
+    days = pd.date_range("2014-01-01", "2016-03-31", freq="D")
+    times = beijing_to_utc(days).astype("datetime64[ns]")
+    pool = load_pool(path, times, max_cities=5, until=pd.Timestamp("2015-09-30"))
+    assert pool.sizes == {"site": 5, "time": len(days)}
+    names = list(pool["name"].values)
+    assert not set(names) & {"乌鲁木齐", "昌吉州", "石河子", "五家渠"}
+    assert all(str(s).startswith("pool:") for s in pool["site"].values)
+    assert np.isfinite(pool["lon"]).all() and np.isfinite(pool["lat"]).all()
+    # The busiest heavy-day cities of 2014-15 (northern China) have many days > 150 µg/m³.
+    assert float((pool["pm25"] > 150).sum()) > 5 * 50
