@@ -106,6 +106,14 @@ def load_training_dataset(config: Config, *, pool_until: pd.Timestamp | None = N
         )
     parts = [_observations(s, config) for s in sources]
     ds = parts[0] if len(parts) == 1 else xr.merge(parts, join="outer", compat="no_conflicts")
+    # Separate periods (e.g. several winters) become one regular axis with NaN steps between
+    # them, so that lags and windows never reach across a gap.
+    times = pd.DatetimeIndex(ds.indexes["time"])
+    step = {"1h": "h", "1D": "D"}.get(str(ds.attrs.get("time_resolution")))
+    if step is not None and len(times) > 1:
+        regular = pd.date_range(times[0], times[-1], freq=step).astype("datetime64[ns]")
+        if len(regular) != len(times):
+            ds = ds.reindex(time=regular)
     keep = [v for v in ds.data_vars if not str(v).endswith(("_qc", "_n_stations", "_valid_hours"))]
     ds = ds[keep]
     observed = False
