@@ -51,6 +51,7 @@ import pandas as pd
 import xarray as xr
 
 from forecast.config import Config
+from forecast.io import remove_orphaned_temporaries
 from forecast.timeutil import BEIJING, beijing_to_utc, utc_to_beijing
 
 log = logging.getLogger("forecast.cycle")
@@ -408,6 +409,10 @@ def run_cycle(
     issue_utc = _naive_utc(issue_bj)
     as_of = issue_utc if now is None else _naive_utc(parse_issue_time(now))
     result = CycleResult(EXIT_OK, issue_bj.to_pydatetime(), dry_run=dry_run)
+    if not dry_run:
+        orphans = remove_orphaned_temporaries(config.data.bulletins_dir)
+        if orphans:
+            say(f"removed {len(orphans)} temporary file(s) left by an interrupted run")
     try:
         _run(config, issue_bj, issue_utc, as_of, result, say, dry_run, alerts_enabled)
     except NoUsableInput as exc:

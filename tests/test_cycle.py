@@ -82,3 +82,61 @@ def test_scheduler_tasks_run_the_cycle_and_the_ingest(demo, tmp_path: Path) -> N
     # The cycle's NWP file of the issue day is available by 14:00 only: at 10:00 the scheduled
     # run falls back to the previous cycle and says so (degraded, status 1), or succeeds.
     assert scheduled_forecast(config, issue_time=issue, alerts_enabled=True) in (0, 1)
+
+
+def test_sigkill_leaves_no_partial_bulletin_and_the_rerun_is_identical(
+    demo, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from forecast.io import remove_orphaned_temporaries
+
+    out, result = demo
+    config = demo_config(out)
+    bulletins = tmp_path / "bulletins"
+    config = config.model_copy(
+        update={"data": config.data.model_copy(update={"bulletins_dir": bulletins})}
+    )
+    path = tmp_path / "cycle.yaml"
+    dumped = config.model_dump(mode="json", exclude={"source"})
+    path.write_text(yaml.safe_dump(dumped, allow_unicode=True), encoding="utf-8")
+    issue = pd.Timestamp(result.issue_time).strftime("%Y-%m-%dT%H:%M")
+    now = (pd.Timestamp(result.issue_time) + pd.Timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M")
+    command = [
+        sys.executable,
+        "-m",
+        "forecast",
+        "run",
+        "--config",
+        str(path),
+        "--issue-time",
+        issue,
+        "--now",
+        now,
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for delay in (2.0, 4.0, 5.0, 6.0):  # imports, NWP, outputs: kill somewhere in the cycle
+        proc = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        # Whatever is visible is complete: every archived bulletin validates.
+        for json_path in bulletins.rglob("*.json"):
+            validate_bulletin(json_path)
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert list(bulletins.rglob(".*.tmp")) == []
+    assert remove_orphaned_temporaries(bulletins) == []
+    archived = sorted((bulletins / "archive").rglob("*.json"))
+    assert [p.name for p in archived] == [Path(result.archived).name]  # one revision only
+    assert archived[0].read_bytes() == Path(result.archived).read_bytes()
