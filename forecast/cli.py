@@ -213,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     from forecast.cycle import add_cycle_parsers
 
     add_cycle_parsers(sub, [common])
+    from forecast.hindcast import add_hindcast_parser
+
+    add_hindcast_parser(sub, [common])
 
     return parser
 

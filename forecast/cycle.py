@@ -645,6 +645,48 @@ def _warning_state(step: Any, probs: Any, reason: str) -> Any:
     )
 
 
+def city_warning(
+    config: Config,
+    rules: Any,
+    daily_quantiles: list[tuple[date, float, float, float]],
+    issued_at: pd.Timestamp,
+    previous_warning: Any,
+    city_id: str,
+) -> tuple[list[Any], Any, Any]:
+    """Daily forecasts (AQI, category), the lifecycle step and the bulletin warning of a city.
+
+    ``daily_quantiles``: (Beijing date, p10, p50, p90 of daily PM2.5 [µg/m³]) from the issue
+    day on; the warning is decided on the p50 AQI sequence with the configured rule set and
+    advanced from ``previous_warning`` (the previous bulletin's, or None).
+    """
+    from forecast.bulletin.model import daily_forecast
+    from forecast.warnings.evaluate import evaluate_daily
+    from forecast.warnings.lifecycle import advance
+
+    daily = [
+        daily_forecast(d, lo, mid, hi, standard=config.aqi.standard)
+        for d, lo, mid, hi in daily_quantiles
+    ]
+    decision = evaluate_daily(
+        [float(d.aqi) for d in daily],
+        pd.Timestamp(daily_quantiles[0][0]),
+        rules=rules,
+        issued_at=issued_at,
+        min_lead_hours=float(config.warnings.min_lead_hours),
+    )
+    step = advance(
+        _lifecycle_state(previous_warning),
+        decision,
+        issued_at=issued_at,
+        lift_below_aqi=float(config.warnings.lift_below_aqi),
+        lift_after_hours=float(config.warnings.lift_after_hours),
+        area=city_id,
+    )
+    probs = _probabilities(config, daily_quantiles, rules)
+    reason = decision.reason + (f" ({step.note})" if step.note else "")
+    return daily, step, _warning_state(step, probs, reason)
+
+
 def _cities(
     config: Config,
     issue_bj: pd.Timestamp,
@@ -659,10 +701,7 @@ def _cities(
         CityStatus,
         HourlyForecast,
         ObservedSeries,
-        daily_forecast,
     )
-    from forecast.warnings.evaluate import evaluate_daily
-    from forecast.warnings.lifecycle import advance
     from forecast.warnings.rules import rule_set_from_config
 
     rules = rule_set_from_config(config)
@@ -698,28 +737,8 @@ def _cities(
         obs_bj = series.set_axis(utc_to_beijing(series.index))
         obs_bj = obs_bj[obs_bj.index <= naive_issue]
         dq = _daily_quantiles(days, obs_bj, fc_bj)
-        daily = [
-            daily_forecast(d, lo, mid, hi, standard=config.aqi.standard) for d, lo, mid, hi in dq
-        ]
-        aqi_values = [float(d.aqi) for d in daily]
-        decision = evaluate_daily(
-            aqi_values,
-            pd.Timestamp(dq[0][0]),
-            rules=rules,
-            issued_at=naive_issue,
-            min_lead_hours=float(config.warnings.min_lead_hours),
-        )
-        step = advance(
-            _lifecycle_state(prev_w.get(cid)),
-            decision,
-            issued_at=naive_issue,
-            lift_below_aqi=float(config.warnings.lift_below_aqi),
-            lift_after_hours=float(config.warnings.lift_after_hours),
-            area=cid,
-        )
+        daily, step, warning = city_warning(config, rules, dq, naive_issue, prev_w.get(cid), cid)
         steps[cid] = step
-        probs = _probabilities(config, dq, rules)
-        reason = decision.reason + (f" ({step.note})" if step.note else "")
         hourly = HourlyForecast(
             tuple(_aware_from_utc(fc.index)),
             tuple(fc["p10"].to_numpy(dtype=float)),
@@ -733,7 +752,7 @@ def _cities(
                 cc.name_en,
                 hourly=hourly,
                 daily=tuple(daily),
-                warning=_warning_state(step, probs, reason),
+                warning=warning,
                 observed=observed,
             )
         )

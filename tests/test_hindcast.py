@@ -1,0 +1,29 @@
+"""The hindcast on the embedded real daily data (no ../shared needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from forecast.bulletin.json_io import validate_bulletin
+from forecast.cli import main
+
+
+def test_hindcast_writes_a_bulletin_per_day_and_scores_side_by_side(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "hc"
+    assert main(["hindcast", "--from", "2016-01-01", "--to", "2016-01-10", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "RMSE model" in text and "persist." in text and "perfect-prog" in text
+    bulletins = sorted((out / "archive").rglob("*.json"))
+    assert len(bulletins) == 10  # one per day, no revisions
+    doc = validate_bulletin(bulletins[0])
+    assert {c["city_id"] for c in doc["cities"]} == {"urumqi", "changji", "shihezi", "wujiaqu"}
+    assert "perfect-prog" in json.dumps(doc["input_status"])
+    summary = json.loads((out / "verification.json").read_text(encoding="utf-8"))
+    lead1 = summary["cities"]["urumqi"]["leads"]["1"]
+    assert lead1["model"]["n"] == lead1["persistence"]["n"] == 10
+    assert summary["cities"]["urumqi"]["actions"]
