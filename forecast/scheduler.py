@@ -364,6 +364,15 @@ class LockFile:
             return {}
         return value if isinstance(value, dict) else {}
 
+    def holder(self, wait_seconds: float = 1.0) -> dict[str, Any]:
+        """The holder's record, waiting briefly: a holder writes it just after taking the lock."""
+        deadline = time.monotonic() + wait_seconds
+        record = self.read()
+        while not record.get("pid") and time.monotonic() < deadline:
+            time.sleep(0.02)
+            record = self.read()
+        return record
+
     def write(self, record: dict[str, Any]) -> None:
         if self._fd is None:
             raise RuntimeError(f"{self.path}: not held")
@@ -547,7 +556,7 @@ def execute_job(
         t_lock = time.perf_counter()
         with cycle_lock(config, task, issue_time) as lock:
             if lock is None:
-                holder = LockFile(cycle_lock_path(config, task, issue_time)).read()
+                holder = LockFile(cycle_lock_path(config, task, issue_time)).holder()
                 reason = f"locked by {_describe(holder)}"
                 log_event("job_skipped", **base, reason=reason, status=EXIT_OK)
                 return JobOutcome(EXIT_OK, "job_skipped", reason, issue_time)
@@ -826,7 +835,7 @@ def serve(
     """
     lock = LockFile(scheduler_lock_path(config))
     if not lock.acquire():
-        holder = lock.read()
+        holder = lock.holder()
         message = (
             f"another wcs-forecast scheduler is already running with job store "
             f"{config.schedule.job_store} ({_describe(holder)}; lock {lock.path}); "
