@@ -60,8 +60,14 @@ def _with_weather(obs: xr.Dataset, source: WeatherSource, config: Config) -> xr.
 REGION_POOL_EXCLUDE = ("乌鲁木齐", "昌吉州", "石河子", "五家渠")
 
 
-def load_pool(path: Path, times: pd.DatetimeIndex, *, max_cities: int, until: pd.Timestamp,
-              exclude: tuple[str, ...] = REGION_POOL_EXCLUDE) -> xr.Dataset:
+def load_pool(
+    path: Path,
+    times: pd.DatetimeIndex,
+    *,
+    max_cities: int,
+    until: pd.Timestamp,
+    exclude: tuple[str, ...] = REGION_POOL_EXCLUDE,
+) -> xr.Dataset:
     """Daily PM2.5 [µg/m³] of the cities with the most heavy days (> 150) up to ``until``.
 
     ``path`` is the 366-city daily table (``city, date, …, PM2.5, …``, Beijing dates); city
@@ -75,7 +81,8 @@ def load_pool(path: Path, times: pd.DatetimeIndex, *, max_cities: int, until: pd
     heavy = table[(table["date"] <= until) & (table["PM2.5"] > 150)].groupby("city").size()
     chosen = list(heavy.sort_values(ascending=False, kind="stable").index[:max_cities])
     wide = table[table["city"].isin(chosen)].pivot_table(
-        index="date", columns="city", values="PM2.5", aggfunc="mean")
+        index="date", columns="city", values="PM2.5", aggfunc="mean"
+    )
     wide.index = beijing_to_utc(wide.index).astype("datetime64[ns]")
     wide = wide.reindex(times)
     stations = path.parent / "cnemc_stations_1498.csv"
@@ -86,17 +93,20 @@ def load_pool(path: Path, times: pd.DatetimeIndex, *, max_cities: int, until: pd
     sites = [f"pool:{c}" for c in wide.columns]
     return xr.Dataset(
         {"pm25": (("site", "time"), wide.T.to_numpy(dtype=np.float64), {"units": "µg/m³"})},
-        coords={"site": np.array(sites, dtype=object), "time": times,
-                "lon": ("site", lon.to_numpy()), "lat": ("site", lat.to_numpy()),
-                "name": ("site", np.array(list(wide.columns), dtype=object)),
-                "city": ("site", np.array(sites, dtype=object)),
-                "reference_site": ("site", np.zeros(len(sites), dtype=bool)),
-                "kind": ("site", np.array(["city"] * len(sites), dtype=object))},
+        coords={
+            "site": np.array(sites, dtype=object),
+            "time": times,
+            "lon": ("site", lon.to_numpy()),
+            "lat": ("site", lat.to_numpy()),
+            "name": ("site", np.array(list(wide.columns), dtype=object)),
+            "city": ("site", np.array(sites, dtype=object)),
+            "reference_site": ("site", np.zeros(len(sites), dtype=bool)),
+            "kind": ("site", np.array(["city"] * len(sites), dtype=object)),
+        },
     )
 
 
-def load_training_dataset(config: Config, *, pool_until: pd.Timestamp | None = None
-                          ) -> xr.Dataset:
+def load_training_dataset(config: Config, *, pool_until: pd.Timestamp | None = None) -> xr.Dataset:
     """Observations (+ weather) of ``config.training`` as one merged city dataset."""
     sources = config.training.observations
     if not sources:
@@ -124,11 +134,21 @@ def load_training_dataset(config: Config, *, pool_until: pd.Timestamp | None = N
         if ds.attrs.get("time_resolution") != "1D":
             raise ConfigError(f"{config.source}: training.pool pools daily data only")
         until = pool_until if pool_until is not None else pd.Timestamp.max
-        pool = load_pool(config.training.pool, pd.DatetimeIndex(ds.indexes["time"]),
-                         max_cities=config.training.pool_max_cities, until=until)
+        pool = load_pool(
+            config.training.pool,
+            pd.DatetimeIndex(ds.indexes["time"]),
+            max_cities=config.training.pool_max_cities,
+            until=until,
+        )
         attrs = dict(ds.attrs)
-        ds = xr.concat([ds, pool], dim="site", join="outer", data_vars="all", coords="minimal",
-                       compat="override")
+        ds = xr.concat(
+            [ds, pool],
+            dim="site",
+            join="outer",
+            data_vars="all",
+            coords="minimal",
+            compat="override",
+        )
         ds.attrs = {**attrs, "pool_sites": list(pool["site"].values)}
     ds.attrs["perfect_prog"] = int(observed)
     ds.attrs["perfect_prog_note"] = (
