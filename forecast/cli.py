@@ -216,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     from forecast.hindcast import add_hindcast_parser
 
     add_hindcast_parser(sub, [common])
+    from forecast.verify import add_verify_parser
+
+    add_verify_parser(sub, [common])
 
     return parser
 

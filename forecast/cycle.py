@@ -512,6 +512,7 @@ def _run(
             if not np.isfinite(frame.to_numpy()).all():
                 failed[city] = "the model gave no forecast (missing persistence base)"
                 continue
+            frame.attrs["heavy_prob_threshold"] = model.heavy_prob_threshold
             preds[city] = frame
             versions[city] = str(card.version)
         st.note = f"{len(preds)} cities forecast" + (
@@ -652,23 +653,35 @@ def city_warning(
     issued_at: pd.Timestamp,
     previous_warning: Any,
     city_id: str,
+    *,
+    heavy_prob_threshold: float = 0.5,
 ) -> tuple[list[Any], Any, Any]:
     """Daily forecasts (AQI, category), the lifecycle step and the bulletin warning of a city.
 
     ``daily_quantiles``: (Beijing date, p10, p50, p90 of daily PM2.5 [µg/m³]) from the issue
-    day on; the warning is decided on the p50 AQI sequence with the configured rule set and
-    advanced from ``previous_warning`` (the previous bulletin's, or None).
+    day on. The published daily AQI is the p50's. The warning is decided on the forecast
+    distribution, not the median: the model's tuned heavy-day rule "P(> 150) ≥ p*" equals "the
+    (1 − p*) quantile > 150", so the rule set is evaluated on the AQI of each day's (1 − p*)
+    quantile (p* = ``heavy_prob_threshold``; 0.5 gives the median), then advanced from
+    ``previous_warning`` (the previous bulletin's, or None).
     """
+    from forecast.aqi import aqi
     from forecast.bulletin.model import daily_forecast
     from forecast.warnings.evaluate import evaluate_daily
     from forecast.warnings.lifecycle import advance
+    from forecast.warnings.probability import ppf_from_quantiles
 
     daily = [
         daily_forecast(d, lo, mid, hi, standard=config.aqi.standard)
         for d, lo, mid, hi in daily_quantiles
     ]
+    level = min(max(1.0 - heavy_prob_threshold, 0.0), 1.0)
+    decision_pm25 = [
+        float(ppf_from_quantiles(level, (0.1, 0.5, 0.9), (lo, mid, hi)))
+        for _, lo, mid, hi in daily_quantiles
+    ]
     decision = evaluate_daily(
-        [float(d.aqi) for d in daily],
+        [float(v) for v in aqi(np.asarray(decision_pm25), standard=config.aqi.standard)],
         pd.Timestamp(daily_quantiles[0][0]),
         rules=rules,
         issued_at=issued_at,
@@ -683,7 +696,8 @@ def city_warning(
         area=city_id,
     )
     probs = _probabilities(config, daily_quantiles, rules)
-    reason = decision.reason + (f" ({step.note})" if step.note else "")
+    reason = decision.reason + f" [forecast p{round(level * 100)} of daily PM2.5]"
+    reason += f" ({step.note})" if step.note else ""
     return daily, step, _warning_state(step, probs, reason)
 
 
@@ -737,7 +751,15 @@ def _cities(
         obs_bj = series.set_axis(utc_to_beijing(series.index))
         obs_bj = obs_bj[obs_bj.index <= naive_issue]
         dq = _daily_quantiles(days, obs_bj, fc_bj)
-        daily, step, warning = city_warning(config, rules, dq, naive_issue, prev_w.get(cid), cid)
+        daily, step, warning = city_warning(
+            config,
+            rules,
+            dq,
+            naive_issue,
+            prev_w.get(cid),
+            cid,
+            heavy_prob_threshold=float(fc.attrs.get("heavy_prob_threshold", 0.5)),
+        )
         steps[cid] = step
         hourly = HourlyForecast(
             tuple(_aware_from_utc(fc.index)),

@@ -53,7 +53,12 @@ def _stepwise_hourly(dq: list[tuple[Any, float, float, float]]) -> Any:
 
 
 def _bulletin(
-    config: Config, issue: pd.Timestamp, rows: pd.DataFrame, previous: Any, cities: list[str]
+    config: Config,
+    issue: pd.Timestamp,
+    rows: pd.DataFrame,
+    previous: Any,
+    cities: list[str],
+    thresholds: dict[str, float],
 ) -> Any:
     from forecast.bulletin.cap import link_references
     from forecast.bulletin.model import Bulletin, CityForecast, InputStatus, RegionalWarning
@@ -83,7 +88,13 @@ def _bulletin(
             for r in mine.itertuples()
         ]
         daily, step, warning = city_warning(
-            config, rules, dq, issue.tz_localize(None), prev_w.get(cid), cid
+            config,
+            rules,
+            dq,
+            issue.tz_localize(None),
+            prev_w.get(cid),
+            cid,
+            heavy_prob_threshold=thresholds.get(cid, 0.5),
         )
         steps[cid] = step
         city_fcs.append(
@@ -170,6 +181,7 @@ def run_hindcast(
     cities = [c.id for c in config.cities if c.id in set(forecasts["site"])]
     if city is not None:
         cities = [config.city(city).id]
+    thresholds = {c: float(result["cities"][c]["heavy_prob_threshold"]) for c in cities}  # type: ignore[index]
     archive_root = out_dir / "archive"
     previous = None
     issued: dict[str, dict[pd.Timestamp, str]] = {c: {} for c in cities}
@@ -177,7 +189,7 @@ def run_hindcast(
     for day, rows in forecasts.groupby("issue_day"):
         # Daily data: the cycle runs at 10:00 of the day after the last complete day.
         issue = (pd.Timestamp(day) + pd.Timedelta(days=1, hours=10)).tz_localize(BEIJING)
-        bulletin = _bulletin(config, issue, rows, previous, cities)
+        bulletin = _bulletin(config, issue, rows, previous, cities, thresholds)
         archive(bulletin, archive_root)
         for c in bulletin.cities:
             if c.warning is not None:

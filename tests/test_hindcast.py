@@ -27,3 +27,17 @@ def test_hindcast_writes_a_bulletin_per_day_and_scores_side_by_side(
     lead1 = summary["cities"]["urumqi"]["leads"]["1"]
     assert lead1["model"]["n"] == lead1["persistence"]["n"] == 10
     assert summary["cities"]["urumqi"]["actions"]
+
+    # Verify the archived bulletins against the embedded observations (the training data).
+    from importlib import resources
+
+    config_file = resources.files("forecast") / "data" / "daily" / "wuchangshi_daily.yaml"
+    with resources.as_file(config_file) as path:
+        code = main(["verify", "--config", str(path), "--archive", str(out / "archive")])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "verification of 10 bulletin(s)" in text and "warning level hit rate" in text
+    scores = json.loads((out / "archive" / "verification.json").read_text(encoding="utf-8"))
+    urumqi = scores["cities"]["urumqi"]
+    assert urumqi["leads"]["1"]["n"] == 10
+    assert 0.0 <= urumqi["leads"]["1"]["category_accuracy"] <= 1.0
