@@ -6,8 +6,8 @@ covers, and compares with the observed daily AQI of that day (PM2.5 24-hour mean
 national method, the AQI standard of the configuration). Scores per city and lead day (days
 after the issue day; lead 0 is the issue day itself): CSI, POD and FAR of heavy days (AQI > 200
 ⇔ PM2.5 > 150 µg/m³), the AQI-category accuracy, and how often the warning level issued equals
-the level the observed AQI of the following days triggers (the warning-level hit rate). The scores are written to
-``<archive>/verification.json`` (replaced atomically) and printed.
+the level the observed AQI of the following days triggers (the warning-level hit rate). The
+scores are written to ``<archive>/verification.json`` (replaced atomically) and printed.
 
 Observations: ``--obs`` (a station or city dataset written by ``obs import``), or else the
 training observations of the configuration.
