@@ -255,7 +255,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def cmd_hindcast(args: Any) -> int:
-    import json
+    from forecast.io import write_json_atomic
 
     out = Path(args.out)
     config = load_config(args.config) if args.config else embedded_config(out / "models")
@@ -268,9 +268,7 @@ def cmd_hindcast(args: Any) -> int:
         progress=lambda m: print(f"  … {m}", flush=True),
     )
     print(format_summary(summary))
-    (out / "verification.json").write_text(
-        json.dumps(summary, ensure_ascii=False, indent=1, default=float), encoding="utf-8"
-    )
+    write_json_atomic(out / "verification.json", summary)
     return 0
 
 

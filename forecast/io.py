@@ -8,13 +8,17 @@ destination. A crash leaves the old file or the new one, never a mixture.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import xarray as xr
 
 
@@ -84,6 +88,35 @@ def write_netcdf_atomic(
     with atomic_write(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=dict(encoding or {}))
     return Path(path)
+
+
+def json_ready(obj: Any, *, digits: int | None = None) -> Any:
+    """Plain JSON values: numpy scalars → Python, NaN/inf → null, floats rounded to ``digits``."""
+    if isinstance(obj, np.integer | bool | np.bool_):
+        return obj.item() if isinstance(obj, np.generic) else obj
+    if isinstance(obj, float | np.floating):
+        value = float(obj)
+        if not math.isfinite(value):
+            return None
+        return round(value, digits) if digits is not None else value
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v, digits=digits) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_ready(v, digits=digits) for v in obj]
+    return obj
+
+
+def strict_json(obj: Any, *, digits: int | None = None) -> str:
+    """Standard JSON text (never ``NaN``), UTF-8 characters kept, one value per line."""
+    return (
+        json.dumps(json_ready(obj, digits=digits), ensure_ascii=False, indent=1, allow_nan=False)
+        + "\n"
+    )
+
+
+def write_json_atomic(path: str | Path, obj: Any, *, digits: int | None = None) -> Path:
+    """Write :func:`strict_json` of ``obj`` through :func:`atomic_write`."""
+    return write_bytes_atomic(path, strict_json(obj, digits=digits).encode("utf-8"))
 
 
 def sha256_file(path: str | Path) -> str:

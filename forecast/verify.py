@@ -15,7 +15,6 @@ training observations of the configuration.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import pandas as pd
 
 from forecast.aqi import aqi
 from forecast.config import Config
-from forecast.io import write_bytes_atomic
+from forecast.io import write_json_atomic
 
 HEAVY_AQI = 200
 
@@ -158,11 +157,7 @@ def cmd_verify(args: Any) -> int:
     observed = observed_daily_aqi(config, Path(args.obs) if args.obs else None)
     scores = verify(config, archive_root, observed)
     print(format_scores(scores))
-    clean = json.loads(json.dumps(scores, default=float).replace("NaN", "null"))
-    write_bytes_atomic(
-        archive_root / "verification.json",
-        (json.dumps(clean, ensure_ascii=False, indent=1) + "\n").encode("utf-8"),
-    )
+    write_json_atomic(archive_root / "verification.json", scores)
     return 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Sequence
@@ -16,17 +15,6 @@ def _progress(quiet: bool) -> Any:
             print(f"  … {message}", file=sys.stderr, flush=True)
 
     return say
-
-
-def _clean(obj: Any) -> Any:
-    """NaN → null for strict JSON."""
-    if isinstance(obj, float):
-        return None if math.isnan(obj) else round(obj, 4)
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    return obj
 
 
 def format_backtest(result: dict[str, Any]) -> str:
@@ -58,12 +46,13 @@ def format_backtest(result: dict[str, Any]) -> str:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     from forecast.config import load_config
+    from forecast.io import strict_json
     from models.backtest import run_backtest
 
     config = load_config(args.config)
     result = run_backtest(config, args.date_from, args.date_to, progress=_progress(args.json))
     if args.json:
-        print(json.dumps(_clean(result), ensure_ascii=False, indent=1, allow_nan=False))
+        print(strict_json(result, digits=4), end="")
     else:
         print(format_backtest(result))
     return 0

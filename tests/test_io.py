@@ -39,3 +39,17 @@ def test_orphans_of_dead_writers_are_removed_and_live_ones_kept(tmp_path: Path) 
     assert remove_orphaned_temporaries(tmp_path) == [orphan]
     assert not orphan.exists() and live.exists() and unrelated.exists()
     assert remove_orphaned_temporaries(tmp_path / "missing") == []
+
+
+def test_strict_json_has_no_nan_and_plain_numbers(tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+
+    from forecast.io import strict_json, write_json_atomic
+
+    obj = {"a": np.float64("nan"), "b": [np.int64(3), 1.234567, float("inf")], "c": "NaN city"}
+    text = strict_json(obj, digits=2)
+    assert json.loads(text) == {"a": None, "b": [3, 1.23, None], "c": "NaN city"}
+    path = write_json_atomic(tmp_path / "s.json", obj)
+    assert json.loads(path.read_text(encoding="utf-8"))["b"][1] == 1.234567
