@@ -52,7 +52,7 @@ import xarray as xr
 
 from forecast.config import Config
 from forecast.io import remove_orphaned_temporaries
-from forecast.timeutil import BEIJING, beijing_to_utc, utc_to_beijing
+from forecast.timeutil import as_beijing, beijing_to_utc, utc_to_beijing
 
 log = logging.getLogger("forecast.cycle")
 
@@ -121,10 +121,7 @@ class CycleResult:
 
 def parse_issue_time(value: datetime | str | pd.Timestamp) -> pd.Timestamp:
     """The issue time as an aware Beijing-time timestamp (naive values are Beijing time)."""
-    t = pd.Timestamp(value)
-    if t.tzinfo is None:
-        t = t.tz_localize(BEIJING)
-    return t.tz_convert(BEIJING)
+    return as_beijing(value)
 
 
 def _naive_utc(t: pd.Timestamp) -> pd.Timestamp:
@@ -134,11 +131,11 @@ def _naive_utc(t: pd.Timestamp) -> pd.Timestamp:
 def _aware_beijing(naive_bj: pd.Timestamp | None) -> datetime | None:
     if naive_bj is None or pd.isna(naive_bj):
         return None
-    return pd.Timestamp(naive_bj).tz_localize(BEIJING).to_pydatetime()
+    return as_beijing(naive_bj).to_pydatetime()
 
 
 def _aware_from_utc(naive_utc: pd.DatetimeIndex) -> list[datetime]:
-    return [t.tz_localize(BEIJING).to_pydatetime() for t in utc_to_beijing(naive_utc)]
+    return [as_beijing(t).to_pydatetime() for t in utc_to_beijing(naive_utc)]
 
 
 def _base_dir(config: Config) -> Path:
@@ -608,7 +605,7 @@ def _lifecycle_state(w: Any) -> Any:
         return None
 
     def naive(t: datetime | None) -> pd.Timestamp | None:
-        return None if t is None else pd.Timestamp(t).tz_convert(BEIJING).tz_localize(None)
+        return None if t is None else as_beijing(t).tz_localize(None)
 
     return LState(w.level, None, None, naive(w.valid_from), naive(w.valid_to), w.rule or "")
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.config import Config, load_config
-from forecast.timeutil import BEIJING
+from forecast.timeutil import as_beijing
 
 
 def embedded_config(models_dir: Path) -> Config:
@@ -43,7 +43,7 @@ def _stepwise_hourly(dq: list[tuple[Any, float, float, float]]) -> Any:
 
     times, lo, mid, hi = [], [], [], []
     for day, q10, q50, q90 in dq:
-        start = pd.Timestamp(day).tz_localize(BEIJING)
+        start = as_beijing(day)
         for h in range(24):
             times.append((start + pd.Timedelta(hours=h)).to_pydatetime())
             lo.append(q10)
@@ -188,7 +188,7 @@ def run_hindcast(
     actions: dict[str, dict[str, int]] = {c: {} for c in cities}
     for day, rows in forecasts.groupby("issue_day"):
         # Daily data: the cycle runs at 10:00 of the day after the last complete day.
-        issue = (pd.Timestamp(day) + pd.Timedelta(days=1, hours=10)).tz_localize(BEIJING)
+        issue = as_beijing(pd.Timestamp(day) + pd.Timedelta(days=1, hours=10))
         bulletin = _bulletin(config, issue, rows, previous, cities, thresholds)
         archive(bulletin, archive_root)
         for c in bulletin.cities:

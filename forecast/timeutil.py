@@ -36,6 +36,12 @@ def utc_to_beijing(utc: pd.DatetimeIndex | pd.Series | np.ndarray) -> pd.Datetim
     return idx.tz_localize("UTC").tz_convert(BEIJING).tz_localize(None)
 
 
+def as_beijing(t: object) -> pd.Timestamp:
+    """A Beijing wall-clock time (naive) or any aware time → an aware Beijing timestamp."""
+    ts = pd.Timestamp(t)
+    return (ts.tz_localize(BEIJING) if ts.tzinfo is None else ts).tz_convert(BEIJING)
+
+
 def as_naive_utc(times: object) -> pd.DatetimeIndex:
     """Any datetime-like values → naive UTC ``datetime64[ns]`` (aware values are converted)."""
     idx = pd.DatetimeIndex(
