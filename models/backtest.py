@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +35,7 @@ from models.forecaster import (
     build,
     exceedance,
     issue_times,
+    quantile_name,
     setup_for,
     train_city,
     tune_heavy_threshold,
@@ -59,37 +59,25 @@ def observed_daily(ds: xr.Dataset, setup: Setup) -> pd.DataFrame:
     return frame
 
 
-@dataclass
-class DailyForecasts:
-    """One row per (site, issue, lead day): forecasts and the observation of the target day."""
-
-    frame: pd.DataFrame  # site, issue, lead_day, target_day, mean, q.., p150, p75, …, obs
-
-
 def to_daily(
     index: pd.DataFrame,
     pred: dict[str, FloatArray],
-    probs: dict[float, FloatArray],
     setup: Setup,
     obs: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Row forecasts → Beijing-day forecasts per lead day (means of hourly rows for hourly data)."""
+    """Row forecasts → Beijing-day forecasts per lead day (means of hourly rows for hourly data).
+
+    On daily data the issue "time" stands for its whole (complete) day.
+    """
     frame = index[["site", "issue_time", "valid_time"]].copy()
     for name, values in pred.items():
         frame[name] = values
-    for t, values in probs.items():
-        frame[f"p{t:g}"] = values
-    issue_day = _beijing_day(frame["issue_time"])
-    target_day = _beijing_day(frame["valid_time"])
-    if setup.daily:
-        # Daily data: the issue "time" stands for its whole (complete) day.
-        frame["target_day"] = target_day
-        frame["lead_day"] = ((target_day - issue_day) / pd.Timedelta(days=1)).astype(int)
-        frame["issue_day"] = issue_day
-    else:
-        frame["target_day"] = target_day
-        frame["issue_day"] = issue_day
-        frame["lead_day"] = ((target_day - issue_day) / pd.Timedelta(days=1)).astype(int)
+    frame["issue_day"] = _beijing_day(frame["issue_time"])
+    frame["target_day"] = _beijing_day(frame["valid_time"])
+    frame["lead_day"] = ((frame["target_day"] - frame["issue_day"]) / pd.Timedelta(days=1)).astype(
+        int
+    )
+    if not setup.daily:
         frame = frame[frame["lead_day"] >= 1]
         value_cols = [
             c
@@ -99,8 +87,6 @@ def to_daily(
         grouped = frame.groupby(["site", "issue_day", "lead_day", "target_day"])
         counts = grouped["mean"].count()
         frame = grouped[value_cols].mean()[counts >= 20].reset_index()
-        # A daily exceedance probability from hourly rows: the probability that the day's mean
-        # exceeds t is taken from the mean quantiles (comonotonic hours), recomputed below.
     stacked = obs.stack(future_stack=True)
     stacked.index.names = ["target_day", "site"]
     frame = frame.join(stacked.rename("obs"), on=["target_day", "site"])
@@ -112,12 +98,11 @@ def to_daily(
 
 
 def _daily_probs(frame: pd.DataFrame, quantiles: tuple[float, ...]) -> None:
-    from forecast.warnings.probability import exceedance_probabilities
-    from models.forecaster import quantile_name
-
-    qm = frame[[quantile_name(q) for q in quantiles]].to_numpy()
-    for t in (75.0, 115.0, 150.0, 250.0):
-        frame[f"p{t:g}"] = exceedance_probabilities(t, quantiles, np.sort(qm, axis=1))
+    """Add ``p75`` … ``p250``: P(daily PM2.5 > t) from the daily quantiles. For hourly data these
+    are the means of the (non-crossing) hourly quantiles: hours taken as comonotonic."""
+    columns = {quantile_name(q): frame[quantile_name(q)].to_numpy() for q in quantiles}
+    for t, values in exceedance(columns, quantiles).items():
+        frame[f"p{t:g}"] = values
 
 
 def _climatology(obs: pd.DataFrame, train_end_day: pd.Timestamp) -> Climatology:
@@ -181,7 +166,7 @@ def _tuned_threshold(
     say(f"{label}: tuning the heavy-day threshold on the last training year")
     tuner = train_city(label, X[inner], y[inner], names, config)
     vpred = tuner.predict(np.ascontiguousarray(X[val]))
-    vdaily = to_daily(index[val].reset_index(drop=True), vpred, {}, setup, obs)
+    vdaily = to_daily(index[val].reset_index(drop=True), vpred, setup, obs)
     _daily_probs(vdaily, tuner.quantiles)
     # Tuned for the forecast cities only (pooled cities teach the model, not the rule).
     pool = set(obs.attrs.get("pool_sites", []))
@@ -252,11 +237,8 @@ def run_backtest(
         model.heavy_prob_threshold = threshold
         Xte, ite, _, _ = build(part, setup, test_issues, setup.leads_h)
         pred = model.predict(Xte)
-        daily = to_daily(
-            ite, pred, exceedance(pred, model.quantiles) if setup.daily else {}, setup, obs
-        )
-        if not setup.daily:
-            _daily_probs(daily, model.quantiles)
+        daily = to_daily(ite, pred, setup, obs)
+        _daily_probs(daily, model.quantiles)
         daily = daily[(daily["lead_day"] >= 1) & (daily["lead_day"] <= setup.horizon_days)]
         train_end = _beijing_day(itr["valid_time"]).max()
         for site in [s for s in group if s not in pool_sites]:
