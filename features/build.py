@@ -16,6 +16,11 @@ pass ``out=`` to reuse a buffer), rows site-major ``(site, issue_time, lead)``; 
 DataFrame of ``site, issue_time, lead_h, valid_time`` per row; ``names`` the column names
 (:mod:`features.catalogue`). ``valid_time = issue_time + lead``; a valid time beyond the data
 has NaN meteorology (calendar and lead are still known).
+
+Column blocks: PM2.5 history, meteorology (per variable in ``met_vars`` order: the value at the
+valid time, its window means / totals / run length, then for a state variable its change since
+the issue time ``<var>_change`` when ``FeatureConfig.met_change``, for an amount or flag its
+total since the issue time), calendar, lead.
 """
 
 from __future__ import annotations
@@ -166,6 +171,7 @@ def _fill_met(
         lay.col_met,
         p.met_mean_steps,
         p.met_mean_min,
+        p.met_change,
         p.met_total_steps,
         p.met_total_min,
         p.stagnation_cap,
@@ -274,7 +280,8 @@ def latest_features(
     """The feature rows of one issue time, from the last days before it (the serving path).
 
     Reads only :func:`required_history_steps` steps up to the issue time (and the forecast
-    meteorology up to the last valid time) and computes the PM2.5 history with
+    meteorology up to the last valid time; the changes since issue read the issue step
+    itself) and computes the PM2.5 history with
     :func:`features.kernels.latest_pm25_history`; the rows equal those of
     :func:`build_feature_matrix` for that issue time (bit for bit, the exponentially weighted
     means to within float32 rounding), whatever data lies before the history window.

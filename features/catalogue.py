@@ -8,9 +8,9 @@ checks that the file is up to date: regenerate it with ``python -m features.cata
 What a feature may see (``sees``):
 
 - ``"≤ issue time"``: observations at or before the issue time only (all PM2.5 history);
-- ``"valid time (forecast met)"``: meteorology at the valid time or in a window ending at it,
-  i.e. forecast meteorology after the issue time (analyses before it); nothing later than the
-  valid time;
+- ``"valid time (forecast met)"``: meteorology at the valid time or in a window ending at it
+  (for ``<var>_change``, at the issue time and at the valid time), i.e. forecast meteorology
+  after the issue time (analyses before it); nothing later than the valid time;
 - ``"valid time (calendar)"``: the calendar at the valid time (no data);
 - ``"none (lead)"``: the lead time itself.
 
@@ -30,7 +30,7 @@ from typing import Literal
 
 from features.config import KIND_AMOUNT, KIND_FLAG, FeatureConfig, met_kind
 
-Source = Literal["pm25_history", "met_valid_time", "met_window", "calendar", "lead"]
+Source = Literal["pm25_history", "met_valid_time", "met_window", "met_change", "calendar", "lead"]
 Sees = Literal["≤ issue time", "valid time (forecast met)", "valid time (calendar)", "none (lead)"]
 
 ISSUE: Sees = "≤ issue time"
@@ -254,6 +254,18 @@ def met_features(config: FeatureConfig, met_vars: Iterable[str] | None = None) -
                         FORECAST_MET,
                     )
                 )
+            if c.met_change:
+                out.append(
+                    Feature(
+                        f"{v}_change",
+                        unit,
+                        f"{v}(tv) − {v}(t0): change of the {word} since the issue time (0 at "
+                        "lead 0); NaN if either value is missing",
+                        fam,
+                        "met_change",
+                        FORECAST_MET,
+                    )
+                )
     return out
 
 
@@ -371,7 +383,10 @@ def render_markdown() -> str:
         "meteorological variable absent from the merged Dataset is skipped with its columns "
         "(the build records which). PM2.5 history sees only data at or before t0; "
         "meteorology sees the valid time and the window before it (forecast meteorology); "
-        "nothing sees data after tv.",
+        "nothing sees data after tv. Each meteorological variable's columns are contiguous: "
+        "its value at tv, then window means (states), totals (amounts) or the run length "
+        "(flags), then what changed since t0: `<var>_change` = value at tv − value at t0 "
+        "(states), the total (amounts) or flagged hours (flags) in (t0, tv].",
         "",
         "## Hourly data (default configuration)",
         "",

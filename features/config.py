@@ -84,6 +84,9 @@ class FeatureConfig:
     lookback_h: float = 720.0
     #: Means of the state meteorology over these windows ending at the valid time [h].
     met_windows_h: tuple[float, ...] = (6, 24)
+    #: Add ``<var>_change`` = value at the valid time − value at the issue time for every
+    #: state variable (amounts and flags have their totals since the issue time instead).
+    met_change: bool = True
     #: Precipitation totals over these windows ending at the valid time [h].
     precip_windows_h: tuple[float, ...] = (24, 72)
     #: Cap of the consecutive stagnation hours ending at the valid time [h].
@@ -165,6 +168,7 @@ class FeatureConfig:
             ),
             met_mean_steps=np.asarray(met_w, dtype=np.int64),
             met_mean_min=np.asarray([need(w) for w in met_w], dtype=np.int64),
+            met_change=bool(self.met_change),
             met_total_steps=np.asarray(pr_w, dtype=np.int64),
             met_total_min=np.asarray([need(w) for w in pr_w], dtype=np.int64),
             stagnation_cap=stag,
@@ -193,6 +197,7 @@ class KernelParams:
     episode_thr: float
     met_mean_steps: npt.NDArray[np.int64]
     met_mean_min: npt.NDArray[np.int64]
+    met_change: bool
     met_total_steps: npt.NDArray[np.int64]
     met_total_min: npt.NDArray[np.int64]
     stagnation_cap: int

@@ -854,6 +854,7 @@ def met_features(
     col0,
     mean_steps,
     mean_min,
+    state_change,
     total_steps,
     total_min,
     stagnation_cap,
@@ -862,12 +863,16 @@ def met_features(
 ):  # pragma: no cover - numba
     """Meteorology at the valid time and over windows ending at it, for every (issue, lead).
 
-    ``met[var, site, t]``; ``kinds[var]``: 0 a state (value, then means over ``mean_steps``),
-    1 an amount such as precipitation (value, totals over ``total_steps``, total since the
-    issue time), 2 a 0/1 flag such as ``stagnant`` (value, consecutive flagged hours ending at
-    the valid time capped at ``stagnation_cap`` steps, flagged hours since the issue time).
+    ``met[var, site, t]``; ``kinds[var]``: 0 a state (value, then means over ``mean_steps``,
+    then — if ``state_change`` — the change since the issue time), 1 an amount such as
+    precipitation (value, totals over ``total_steps``, total since the issue time), 2 a 0/1
+    flag such as ``stagnant`` (value, consecutive flagged hours ending at the valid time capped
+    at ``stagnation_cap`` steps, flagged hours since the issue time). Each variable's columns
+    follow the previous variable's, in ``met`` order, from ``col0``.
     ``lead_steps`` increasing; valid time = issue + lead; beyond the data → NaN. Totals since
     the issue cover ``(issue, valid]`` and need ``since_min_fraction`` of their steps valid.
+    The change of a state is ``x[valid] - x[issue]`` (float64, stored float32): NaN if either
+    is missing or the valid time is beyond the data, 0 at lead 0 when ``x[issue]`` is known.
     Serving calls the same kernel on a short window: aligned blocks make it bit-identical.
     """
     V = met.shape[0]
@@ -887,7 +892,8 @@ def met_features(
         t_end = min(T, issue_idx[n_issue - 1] + lead_steps[L - 1] + 1)
     ncol = 0
     for iv in range(V):
-        ncol += 1 + (nm if kinds[iv] == 0 else (nt + 1 if kinds[iv] == 1 else 2))
+        k = kinds[iv]
+        ncol += 1 + ((nm + (1 if state_change else 0)) if k == 0 else (nt + 1 if k == 1 else 2))
     F = out.shape[1]
     outf = out.reshape(out.shape[0] * F)
     for s in prange(S):
@@ -919,11 +925,13 @@ def met_features(
                     run = run + 1 if y == 1.0 else 0
                     roll[t, 0] = min(run, stagnation_cap) * step_hours if y == y else _NAN
                 nroll = 1
+            change = (kind == 0) & state_change
             for p in range(n_issue):
                 i = issue_idx[p]
                 acc = 0.0
                 cnt = 0
                 u = i + 1
+                x0 = np.float64(row[i])
                 for lk in range(L):
                     o = _U(((s * n_issue + p) * L + lk) * F + c)
                     vt = i + lead_steps[lk]
@@ -934,7 +942,10 @@ def met_features(
                     else:
                         for j in range(nroll + 1):
                             outf[o + _U(j)] = np.float32(_NAN)
-                    if kind != 0:
+                    if change:
+                        d = np.float64(row[vt]) - x0 if vt < T else _NAN
+                        outf[o + _U(1 + nroll)] = np.float32(d)
+                    elif kind != 0:
                         while u <= vt:
                             if u < T:
                                 y = np.float64(row[u])
@@ -945,7 +956,7 @@ def met_features(
                         need = math.ceil(since_min_fraction * lead_steps[lk] - 1e-9)
                         total = acc * step_hours if kind == 2 else acc
                         outf[o + _U(1 + nroll)] = np.float32(total if cnt >= need else _NAN)
-            c += 1 + nroll + (1 if kind != 0 else 0)
+            c += 1 + nroll + (1 if (kind != 0) | change else 0)
 
 
 # --------------------------------------------------------------------------- broadcasting

@@ -91,3 +91,48 @@ def pm25_panel(
         )
         x[gap] = np.nan
     return x
+
+
+def _uneven(a: npt.NDArray[np.float64], rng: np.random.Generator) -> npt.NDArray[np.float64]:
+    """``a`` with per-site leading and trailing NaN, scattered and long gaps, constant runs."""
+    n_sites, n_steps = a.shape
+    a = a.copy()
+    for s in range(n_sites):
+        a[s, : int(rng.integers(0, n_steps // 5 + 1))] = np.nan
+        a[s, n_steps - int(rng.integers(0, n_steps // 5 + 1)) :] = np.nan
+        a[s, rng.random(n_steps) < rng.uniform(0.0, 0.1)] = np.nan
+        g = int(rng.integers(0, n_steps))
+        a[s, g : g + int(rng.integers(2, max(3, n_steps // 10)))] = np.nan
+        g = int(rng.integers(0, n_steps))
+        a[s, g : g + int(rng.integers(2, max(3, n_steps // 10)))] = a[s, g]  # a change of 0
+    return a
+
+
+def weather_dataset(
+    x: npt.NDArray[np.float64], start: str = "2021-10-01", freq: str = "h", seed: int = 7
+) -> xr.Dataset:
+    """:func:`panel_dataset` with every default meteorological variable, unevenly covered.
+
+    The state variables (``blh``, ``wind_speed``, ``ventilation``, ``inversion`` of both
+    signs, ``rh2m``) vary smoothly with noise and, site by site, start and stop at different
+    times, have scattered and long gaps and constant runs; ``tp`` and ``stagnant`` are those
+    of :func:`panel_dataset`.
+    """
+    ds = panel_dataset(x, start, freq)
+    rng = np.random.default_rng(seed)
+    n_sites, n_steps = x.shape
+    t = np.arange(n_steps)
+    swing = np.sin(t / rng.uniform(5.0, 60.0, (n_sites, 1)) + rng.uniform(0.0, 6.3, (n_sites, 1)))
+    noise = rng.normal(0.0, 1.0, (4, n_sites, n_steps))
+    blh = np.maximum(600.0 + 450.0 * swing + 80.0 * noise[0], 30.0)
+    wind = np.abs(3.0 + 2.0 * swing + 0.8 * noise[1])
+    states = {
+        "blh": blh,
+        "wind_speed": wind,
+        "ventilation": blh * wind,
+        "inversion": -4.0 * swing + 1.5 * noise[2],
+        "rh2m": np.clip(60.0 - 25.0 * swing + 6.0 * noise[3], 5.0, 100.0),
+    }
+    for name, values in states.items():
+        ds[name] = (("site", "time"), _uneven(values, rng))
+    return ds[["pm25", *states, "tp", "stagnant"]]

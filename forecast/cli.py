@@ -34,7 +34,7 @@ def _config_path(value: str | None) -> Path:
     return Path(value or os.environ.get("WCS_CONFIG") or DEFAULT_CONFIG)
 
 
-def _load(args: argparse.Namespace) -> Config:
+def config_from_args(args: argparse.Namespace) -> Config:
     from forecast.config import load_config
 
     return load_config(_config_path(getattr(args, "config", None)))
@@ -57,7 +57,7 @@ def cmd_obs_import(args: argparse.Namespace) -> int:
     from forecast.obs.dataset import import_observations, summarize_import, write_netcdf_atomic
     from forecast.obs.qc import format_qc_report
 
-    config = _load(args)
+    config = config_from_args(args)
     result = import_observations(args.paths, args.format, config, city=args.city)
     print(summarize_import(result))
     print()
@@ -74,7 +74,7 @@ def cmd_obs_cities(args: argparse.Namespace) -> int:
     from forecast.obs.cities import city_values, format_city_table
     from forecast.obs.dataset import read_netcdf, write_netcdf_atomic
 
-    config = _load(args)
+    config = config_from_args(args)
     stations = read_netcdf(args.obs)
     cities = city_values(stations, config, args.method)
     print(format_city_table(cities))
@@ -87,7 +87,7 @@ def cmd_met_import(args: argparse.Namespace) -> int:
     from forecast.met.pipeline import import_met
     from forecast.obs.dataset import write_netcdf_atomic
 
-    config = _load(args)
+    config = config_from_args(args)
     result = import_met(args.paths, config, kind=args.sites)
     print(result.summary())
     out = write_netcdf_atomic(result.dataset, args.out)

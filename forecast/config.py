@@ -256,8 +256,24 @@ class ModelConfig(_Strict):
     #: one model learns from every city's rows (with city descriptors), instead of one model
     #: per city: heavy days are rare in any one city.
     pooled: bool = True
+    #: Separate boosters per lead band, given by the bands' upper edges in days: (1, 3) → leads
+    #: up to 1 day, over 1 up to 3 days, over 3 days; the lead stays a feature within a band.
+    #: None: one set of boosters for every lead. docs/models.md compares the two by back-test.
+    lead_bands_days: tuple[int, ...] | None = (1, 3)
+    #: shift forecasts by the model's own recent day-ahead errors, window and damping tuned on
+    #: the last training year (models/correction.py); false: never.
+    recent_error_correction: bool = True
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
     exceedance_thresholds: tuple[float, ...] = (75, 115, 150, 250)
+
+    @field_validator("lead_bands_days")
+    @staticmethod
+    def _bands_increasing(value: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if value is not None and (not value or value[0] < 1 or list(value) != sorted(set(value))):
+            raise ValueError(
+                f"lead_bands_days must be strictly increasing whole days ≥ 1, got {list(value)}"
+            )
+        return value
 
     @field_validator("quantiles")
     @staticmethod

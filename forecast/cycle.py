@@ -56,8 +56,9 @@ from forecast.timeutil import as_beijing, beijing_to_utc, utc_to_beijing
 
 log = logging.getLogger("forecast.cycle")
 
-#: Days of station files read before the issue time.
-OBS_DAYS = 10
+#: Days of station files read before the issue time: the recent-error correction recomputes
+#: the model's day-ahead forecasts of up to 14 verified days, each with 3 days of history.
+OBS_DAYS = 21
 #: A city whose newest valid hour is older than this [h] gets no forecast.
 MAX_OBS_AGE_H = 6
 #: A 00 UTC cycle is nominally available this many hours after its initialisation.
@@ -66,6 +67,8 @@ NWP_DELAY_H = 5
 MET_HISTORY_H = 24 * OBS_DAYS
 
 EXIT_OK, EXIT_DEGRADED, EXIT_NO_INPUT = 0, 1, 3
+#: Bulletin quantile column → model output.
+QUANTILE_COLUMNS = {"p10": "q10", "p50": "q50", "p90": "q90"}
 _OBS_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2})\.csv$")
 _NWP_NAME = re.compile(r"^wcs_(\d{10})\.nc$")
 _HOUR = pd.Timedelta(hours=1)
@@ -106,6 +109,9 @@ class CycleResult:
                 lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
         lines.append("steps: " + ", ".join(f"{s.name} {s.seconds:.1f} s" for s in self.steps))
         lines += [f"note: {m}" for m in self.messages]
+        if self.status == EXIT_NO_INPUT:
+            lines.append("no bulletin issued: nothing was written")
+            return "\n".join(lines)
         if self.archived is not None:
             lines.append(f"archived: {self.archived}")
         if self.out_dir is not None:
@@ -142,7 +148,7 @@ def _base_dir(config: Config) -> Path:
     return config.source.parent if config.source is not None else Path.cwd()
 
 
-def _observation_files(config: Config, start_bj: pd.Timestamp, end_bj: pd.Timestamp) -> list[Path]:
+def observation_files(config: Config, start_bj: pd.Timestamp, end_bj: pd.Timestamp) -> list[Path]:
     """cnemc-hourly files named within (start, end] Beijing time."""
     candidates: list[Path] = []
     sources = [s for s in config.training.observations if s.format == "cnemc-hourly"]
@@ -213,7 +219,7 @@ def _step_observations(config: Config, issue_bj: pd.Timestamp, issue_utc: pd.Tim
     from forecast.obs.dataset import import_observations
 
     naive_bj = issue_bj.tz_localize(None)
-    files = _observation_files(config, naive_bj - pd.Timedelta(days=OBS_DAYS), naive_bj)
+    files = observation_files(config, naive_bj - pd.Timedelta(days=OBS_DAYS), naive_bj)
     if not files:
         raise NoUsableInput(f"no cnemc-hourly station files in the {OBS_DAYS} days before issue")
     result = import_observations(files, "cnemc-hourly", config, now=issue_utc)
@@ -278,6 +284,14 @@ def _open_nwp(config: Config, path: Path, cities: Sequence[str]) -> xr.Dataset:
     return grid
 
 
+def _one_line(exc: BaseException) -> str:
+    """An error message on one line (an InputError lists its problems on further lines)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    return " ".join([lines[0], "; ".join(line.lstrip("- ") for line in lines[1:])]).strip()
+
+
 def _step_nwp(config: Config, as_of_utc: pd.Timestamp, cities: Sequence[str]) -> _Nwp:
     files = {
         pd.Timestamp(datetime.strptime(_NWP_NAME.match(p.name)[1], "%Y%m%d%H")): p  # type: ignore[index]
@@ -301,7 +315,7 @@ def _step_nwp(config: Config, as_of_utc: pd.Timestamp, cities: Sequence[str]) ->
         try:
             grid = _open_nwp(config, path, cities)
         except Exception as exc:
-            problems.append(f"cycle {label} invalid: {exc}".splitlines()[0])
+            problems.append(f"cycle {label} invalid: {_one_line(exc)}")
             continue
         reason = None
         if problems:
@@ -436,6 +450,8 @@ def _run(
     from forecast.bulletin.outputs import FORMATS, write_outputs
     from forecast.bulletin.texts import auto_texts
     from forecast.merge import merge
+    from models.backtest import offset_at_issue
+    from models.correction import Correction
     from models.forecaster import CityModel, build, setup_for
     from models.registry import ModelRegistry, RegistryError
 
@@ -470,6 +486,7 @@ def _run(
     preds: dict[str, pd.DataFrame] = {}
     failed: dict[str, str] = {}
     versions: dict[str, str] = {}
+    corrections: dict[str, float] = {}
     with _timed(result, "features", say) as st:
         axis = pd.date_range(obs.ds.indexes["time"][0], t_end, freq="h")
         merged = merge(obs.ds.reindex(time=axis), met)
@@ -492,18 +509,16 @@ def _run(
                 failed[city] = f"model refused or missing: {exc}"
                 continue
             card = loaded.card
-            model = CityModel(
-                city,
-                loaded.boosters,
-                list(card.feature_names),
-                tuple(card.quantiles),
-                str(card.target_transform),
-                float(card.params.get("heavy_prob_threshold", 0.5)),
-            )
+            model = CityModel.from_registry(city, loaded.boosters, card)
             rows = np.flatnonzero(index["site"].to_numpy() == city)
             p = model.predict(X[rows])
+            # The model's own day-ahead errors of the last verified days (tuned at training).
+            correction = Correction.from_params(card.params)
+            offset = offset_at_issue(model, correction, merged, setup, issue_utc, city)
+            if offset:
+                corrections[city] = offset
             frame = pd.DataFrame(
-                {"p10": p["q10"], "p50": p["q50"], "p90": p["q90"]},
+                {q: np.clip(p[k] + offset, 0.0, None) for q, k in QUANTILE_COLUMNS.items()},
                 index=pd.DatetimeIndex(index["valid_time"].to_numpy()[rows]),
             )
             if not np.isfinite(frame.to_numpy()).all():
@@ -515,6 +530,10 @@ def _run(
         st.note = f"{len(preds)} cities forecast" + (
             f"; failed: {sorted(failed)}" if failed else ""
         )
+        if corrections:
+            st.note += "; recent-error correction " + ", ".join(
+                f"{c} {v:+.1f} µg/m³" for c, v in corrections.items()
+            )
     if not preds:
         raise NoUsableInput(
             "no city could be forecast: " + "; ".join(f"{c}: {r}" for c, r in failed.items())
@@ -528,7 +547,7 @@ def _run(
             archive_root, issue_bj.to_pydatetime(), region=config.region.id
         )
         city_fcs, steps = _cities(config, issue_bj, issue_utc, obs, preds, failed, previous)
-        regional_state = _regional(config, issue_bj, steps, previous)
+        regional_state = regional_warning(config, issue_bj, steps, previous)
         st.note = "previous bulletin: " + (previous.id if previous is not None else "none")
 
     # (e) bulletin ----------------------------------------------------------------------
@@ -778,7 +797,11 @@ def _cities(
     return out, steps
 
 
-def _regional(config: Config, issue_bj: pd.Timestamp, steps: dict[str, Any], previous: Any) -> Any:
+def regional_warning(
+    config: Config, issue_bj: pd.Timestamp, steps: dict[str, Any], previous: Any
+) -> Any:
+    """The Wu-Chang-Shi warning state from the cities' lifecycle steps and the previous
+    bulletin's regional warning (forecast/warnings/lifecycle.py: advance_regional)."""
     from forecast.bulletin.model import WarningState
     from forecast.warnings.lifecycle import ADJACENCY, advance_regional
     from forecast.warnings.probability import cap_certainty
@@ -809,10 +832,10 @@ def _regional(config: Config, issue_bj: pd.Timestamp, steps: dict[str, Any], pre
 
 def cmd_run(args: Any) -> int:
     """``run --issue-time T [--dry-run]``: one cycle with the configuration of ``--config``."""
-    from forecast.config import load_config
+    from forecast.cli import config_from_args
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    config = load_config(getattr(args, "config", None) or "config.yaml")
+    config = config_from_args(args)  # --config, else $WCS_CONFIG, else ./config.yaml
     issue = getattr(args, "issue_time", None)
     if issue is None:
         now_bj = utc_to_beijing(pd.DatetimeIndex([pd.Timestamp.now(tz="UTC")]))[0]
@@ -868,7 +891,7 @@ def scheduled_ingest(config: Config, *, issue_time: datetime, alerts_enabled: bo
     from forecast.obs.dataset import import_observations, write_netcdf_atomic
 
     end_bj = parse_issue_time(issue_time).tz_localize(None)
-    files = _observation_files(config, end_bj - pd.Timedelta(hours=48), end_bj)
+    files = observation_files(config, end_bj - pd.Timedelta(hours=48), end_bj)
     if not files:
         log.warning("ingest: no station files in the 48 h before %s", end_bj)
         return EXIT_NO_INPUT

@@ -109,8 +109,8 @@ def run_demo(
 
 
 def cmd_demo(args: Any) -> int:
-    from forecast.cli import _load
+    from forecast.cli import config_from_args
 
-    base = _load(args)  # the region's stations and settings for the synthetic network
+    base = config_from_args(args)  # the region's stations and settings for the synthetic network
     result = run_demo(args.out, base, days=args.days)
     return result.status

@@ -63,7 +63,7 @@ def _bulletin(
     from forecast.bulletin.cap import link_references
     from forecast.bulletin.model import Bulletin, CityForecast, InputStatus, RegionalWarning
     from forecast.bulletin.texts import auto_texts
-    from forecast.cycle import _regional, city_warning
+    from forecast.cycle import city_warning, regional_warning
     from forecast.warnings.rules import rule_set_from_config
 
     rules = rule_set_from_config(config)
@@ -111,7 +111,7 @@ def _bulletin(
         config.region.name_zh,
         config.region.name_en,
         tuple(cities),
-        _regional(config, issue, steps, previous),
+        regional_warning(config, issue, steps, previous),
     )
     headline, description, advice = auto_texts(city_fcs, regional)
     bulletin = Bulletin(
@@ -171,6 +171,7 @@ def run_hindcast(
 ) -> dict[str, Any]:
     """Replay every day in [start, end]; returns the verification summary (JSON-ready)."""
     from forecast.bulletin.archive import archive
+    from forecast.progress import counted
     from models.backtest import run_backtest
     from models.metrics import warning_level_hit_rate
 
@@ -186,18 +187,21 @@ def run_hindcast(
     previous = None
     issued: dict[str, dict[pd.Timestamp, str]] = {c: {} for c in cities}
     actions: dict[str, dict[str, int]] = {c: {} for c in cities}
-    for day, rows in forecasts.groupby("issue_day"):
-        # Daily data: the cycle runs at 10:00 of the day after the last complete day.
-        issue = as_beijing(pd.Timestamp(day) + pd.Timedelta(days=1, hours=10))
-        bulletin = _bulletin(config, issue, rows, previous, cities, thresholds)
-        archive(bulletin, archive_root)
-        for c in bulletin.cities:
-            if c.warning is not None:
-                issued[c.city_id][pd.Timestamp(day)] = c.warning.level
-                actions[c.city_id][c.warning.action] = (
-                    actions[c.city_id].get(c.warning.action, 0) + 1
-                )
-        previous = bulletin
+    days = forecasts.groupby("issue_day")
+    with counted(progress, days.ngroups, "bulletins") as step:
+        for day, rows in days:
+            # Daily data: the cycle runs at 10:00 of the day after the last complete day.
+            issue = as_beijing(pd.Timestamp(day) + pd.Timedelta(days=1, hours=10))
+            bulletin = _bulletin(config, issue, rows, previous, cities, thresholds)
+            archive(bulletin, archive_root)
+            for c in bulletin.cities:
+                if c.warning is not None:
+                    issued[c.city_id][pd.Timestamp(day)] = c.warning.level
+                    actions[c.city_id][c.warning.action] = (
+                        actions[c.city_id].get(c.warning.action, 0) + 1
+                    )
+            previous = bulletin
+            step(f"issued {issue:%Y-%m-%d %H:%M}")
     say(f"archived {len(forecasts['issue_day'].unique())} bulletins under {archive_root}")
     obs = (
         forecasts.drop_duplicates(["site", "target_day"])
@@ -256,17 +260,20 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 def cmd_hindcast(args: Any) -> int:
     from forecast.io import write_json_atomic
+    from forecast.progress import Progress
 
     out = Path(args.out)
     config = load_config(args.config) if args.config else embedded_config(out / "models")
-    summary = run_hindcast(
-        config,
-        args.date_from,
-        args.date_to,
-        city=args.city,
-        out_dir=out,
-        progress=lambda m: print(f"  … {m}", flush=True),
-    )
+    # Progress on standard error: a bar on a terminal, a line per step otherwise.
+    with Progress(label="hindcast") as progress:
+        summary = run_hindcast(
+            config,
+            args.date_from,
+            args.date_to,
+            city=args.city,
+            out_dir=out,
+            progress=progress,
+        )
     print(format_summary(summary))
     write_json_atomic(out / "verification.json", summary)
     return 0

@@ -115,7 +115,7 @@ TZ: Final = ZoneInfo(BEIJING)
 TASKS: dict[str, str] = {
     "ingest": "forecast.cycle:scheduled_ingest",
     "forecast": "forecast.cycle:scheduled_forecast",
-    "verify": "forecast.cycle:scheduled_verify",
+    "verify": "forecast.verify:scheduled_verify",
 }
 #: what every stored job calls (a textual reference: the SQLite store pickles it as text).
 RUN_JOB_REF: Final = "forecast.scheduler:run_job"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +28,14 @@ from forecast.config import Config
 from forecast.obs.aggregate import daily_mean
 from forecast.timeutil import beijing_to_utc, utc_to_beijing
 from models.baselines import Climatology
+from models.correction import (
+    WINDOWS_DAYS,
+    Correction,
+    correct,
+    day_ahead_errors,
+    recent_offsets,
+    tune_correction,
+)
 from models.data import load_training_dataset
 from models.forecaster import (
     HEAVY,
@@ -144,7 +153,39 @@ def _score_city(frame: pd.DataFrame, threshold: float) -> dict[str, dict[str, ob
     return out
 
 
-def _tuned_threshold(
+@dataclass(frozen=True)
+class Decisions:
+    """What is tuned on the validation year: the recent-error correction, then the heavy rule."""
+
+    heavy_prob_threshold: float = 0.5
+    correction: Correction = field(default_factory=Correction)
+
+
+def verified_lag_days(setup: Setup) -> int:
+    """Days between an issue day and its newest complete day (0 daily, 1 hourly)."""
+    return 0 if setup.daily else 1
+
+
+def correct_daily(
+    frame: pd.DataFrame,
+    correction: Correction,
+    setup: Setup,
+    quantiles: tuple[float, ...],
+    *,
+    errors_from: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The recent-error correction applied to the mean and quantiles of a daily table."""
+    columns = ["mean", *(quantile_name(q) for q in quantiles)]
+    return correct(
+        frame,
+        correction,
+        columns,
+        verified_lag_days=verified_lag_days(setup),
+        errors_from=errors_from,
+    )
+
+
+def tune_decisions(
     config: Config,
     setup: Setup,
     X: npt.NDArray[np.float32],
@@ -156,22 +197,32 @@ def _tuned_threshold(
     val_start: pd.Timestamp,
     say: Progress,
     label: str,
-) -> float:
-    """Tune P(> 150) on the last training year with a model fitted before it (same gap)."""
+) -> Decisions:
+    """Tune on the last training year with a model fitted before it (same gap): first the
+    recent-error correction (lowest RMSE), then P(> 150) on the corrected forecasts (best CSI).
+    """
     has_target = np.isfinite(y)
     inner = np.asarray(pd.DatetimeIndex(index["valid_time"]) + gap <= val_start) & has_target
     val = np.asarray(pd.DatetimeIndex(index["issue_time"]) >= val_start) & has_target
     if inner.sum() <= 200 or val.sum() <= 50:
-        return 0.5
-    say(f"{label}: tuning the heavy-day threshold on the last training year")
+        return Decisions()
+    say(f"{label}: tuning the correction and the heavy-day threshold on the last training year")
     tuner = train_city(label, X[inner], y[inner], names, config)
     vpred = tuner.predict(np.ascontiguousarray(X[val]))
     vdaily = to_daily(index[val].reset_index(drop=True), vpred, setup, obs)
-    _daily_probs(vdaily, tuner.quantiles)
-    # Tuned for the forecast cities only (pooled cities teach the model, not the rule).
+    vdaily = vdaily[(vdaily["lead_day"] >= 1) & (vdaily["lead_day"] <= setup.horizon_days)]
+    # Tuned for the forecast cities only (pooled cities teach the model, not the rules).
     pool = set(obs.attrs.get("pool_sites", []))
     vdaily = vdaily[~vdaily["site"].isin(pool)]
-    return tune_heavy_threshold(vdaily["obs"].to_numpy(), vdaily["p150"].to_numpy())
+    correction = (
+        tune_correction(vdaily, verified_lag_days=verified_lag_days(setup))
+        if config.model.recent_error_correction
+        else Correction(damping=0.0)
+    )
+    vdaily = correct_daily(vdaily, correction, setup, tuner.quantiles)
+    _daily_probs(vdaily, tuner.quantiles)
+    threshold = tune_heavy_threshold(vdaily["obs"].to_numpy(), vdaily["p150"].to_numpy())
+    return Decisions(threshold, correction)
 
 
 def run_backtest(
@@ -201,6 +252,10 @@ def run_backtest(
     test_issues = issues[(issue_day >= start_day) & (issue_day <= end_day)]
     if len(test_issues) == 0:
         raise ValueError(f"no issue times between {start} and {end} in the training data")
+    # The days just before the test period are forecast too, so that the recent-error
+    # correction of the first test days has verified errors (only out-of-sample ones count).
+    lead_in = start_day - pd.Timedelta(days=max(WINDOWS_DAYS) + 1)
+    forecast_issues = issues[(issue_day >= lead_in) & (issue_day <= end_day)]
     train_issues = issues[issues + pd.Timedelta(hours=max(setup.leads_h)) + gap <= first_issue_utc]
     val_start = first_issue_utc - pd.Timedelta(days=365)
     result: dict[str, object] = {
@@ -229,18 +284,27 @@ def run_backtest(
         Xtr, itr, names, ytr = build(part, setup, train_issues, setup.train_leads_h)
         keep = np.asarray(pd.DatetimeIndex(itr["valid_time"]) + gap <= first_issue_utc)
         Xtr, itr, ytr = Xtr[keep], itr[keep].reset_index(drop=True), ytr[keep]
-        threshold = _tuned_threshold(
+        decisions = tune_decisions(
             config, setup, Xtr, itr, ytr, names, obs, gap, val_start, say, label
         )
+        threshold = decisions.heavy_prob_threshold
         say(f"{label}: training on {int(np.isfinite(ytr).sum())} rows")
         model: CityModel = train_city(label, Xtr, ytr, names, config)
         model.heavy_prob_threshold = threshold
-        Xte, ite, _, _ = build(part, setup, test_issues, setup.leads_h)
+        Xte, ite, _, _ = build(part, setup, forecast_issues, setup.leads_h)
         pred = model.predict(Xte)
         daily = to_daily(ite, pred, setup, obs)
-        _daily_probs(daily, model.quantiles)
         daily = daily[(daily["lead_day"] >= 1) & (daily["lead_day"] <= setup.horizon_days)]
         train_end = _beijing_day(itr["valid_time"]).max()
+        daily = correct_daily(
+            daily,
+            decisions.correction,
+            setup,
+            model.quantiles,
+            errors_from=daily[daily["target_day"] > train_end],
+        )
+        daily = daily[daily["issue_day"] >= start_day]
+        _daily_probs(daily, model.quantiles)
         for site in [s for s in group if s not in pool_sites]:
             mine = daily[daily["site"] == site].copy()
             clim = _climatology(obs[[site]], train_end)
@@ -257,6 +321,7 @@ def run_backtest(
                 "model": "pooled" if len(group) > 1 else "per-city",
                 "climatology_fallback_days": int(fallback.sum()),
                 "heavy_prob_threshold": threshold,
+                "recent_error_correction": decisions.correction.as_dict(),
                 "train_rows": int((np.isfinite(ytr) & (itr["site"] == site).to_numpy()).sum()),
                 "train_heavy_rows": int(((ytr > HEAVY) & (itr["site"] == site).to_numpy()).sum()),
                 "leads": _score_city(mine, threshold),
@@ -266,3 +331,42 @@ def run_backtest(
         result["forecasts"] = pd.concat(kept, ignore_index=True)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     return result
+
+
+def offset_at_issue(
+    model: CityModel,
+    correction: Correction,
+    ds: xr.Dataset,
+    setup: Setup,
+    issue_utc: pd.Timestamp,
+    site: str,
+) -> float:
+    """The recent-error offset [µg/m³] of one operational issue, from the model's own
+    day-ahead forecasts of the last ``window_days`` verified days, recomputed from the
+    history in ``ds`` (observations and the weather that was observed, as in training).
+
+    0 when the correction is off or fewer than ``correction.min_errors`` days can be verified
+    (e.g. a fresh deployment with a short history): the forecast is then left uncorrected.
+    """
+    if not correction.active:
+        return 0.0
+    lag = verified_lag_days(setup)
+    past = pd.DatetimeIndex(
+        [issue_utc - pd.Timedelta(days=k) for k in range(correction.window_days + lag, lag, -1)]
+    )
+    times = pd.DatetimeIndex(ds.indexes["time"])
+    past = past[(past >= times[0]) & (past <= times[-1])]
+    if len(past) == 0:
+        return 0.0
+    first_day = [h for h in setup.leads_h if h <= 48.0]
+    part = ds.sel(site=[site])
+    X, index, _, _ = build(part, setup, past, first_day)
+    daily = to_daily(index, model.predict(X), setup, observed_daily(part, setup))
+    offsets = recent_offsets(
+        day_ahead_errors(daily),
+        [site],
+        _beijing_day(pd.DatetimeIndex([issue_utc])),
+        correction,
+        verified_lag_days=lag,
+    )
+    return float(offsets[0])

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from collections.abc import Sequence
 from typing import Any
-
-
-def _progress(quiet: bool) -> Any:
-    def say(message: str) -> None:
-        if not quiet:
-            print(f"  … {message}", file=sys.stderr, flush=True)
-
-    return say
 
 
 def format_backtest(result: dict[str, Any]) -> str:
@@ -45,12 +36,16 @@ def format_backtest(result: dict[str, Any]) -> str:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from forecast.config import load_config
+    from forecast.cli import config_from_args
     from forecast.io import strict_json
+    from forecast.progress import Progress
     from models.backtest import run_backtest
 
-    config = load_config(args.config)
-    result = run_backtest(config, args.date_from, args.date_to, progress=_progress(args.json))
+    config = config_from_args(args)  # --config, else $WCS_CONFIG, else ./config.yaml
+    # Progress on standard error (a bar on a terminal, a line per step otherwise); none with
+    # --json.
+    with Progress(label="backtest", enabled=not args.json) as progress:
+        result = run_backtest(config, args.date_from, args.date_to, progress=progress)
     if args.json:
         print(strict_json(result, digits=4), end="")
     else:
@@ -59,12 +54,15 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from forecast.config import load_config
+    from forecast.cli import config_from_args
+    from forecast.progress import Progress
     from models.training import train_and_register
 
-    config = load_config(args.config)
-    for line in train_and_register(config, city=args.city, progress=_progress(False)):
-        print(line)
+    config = config_from_args(args)  # --config, else $WCS_CONFIG, else ./config.yaml
+    with Progress(label="train") as progress:
+        for line in train_and_register(config, city=args.city, progress=progress):
+            progress.clear()  # the report line goes to stdout, not into the bar
+            print(line, flush=True)
     return 0
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -169,9 +170,23 @@ def build(
     return X, index, [*names, *DESCRIPTORS], targets(ds, index)
 
 
+def band_members(band: int | None, names: Sequence[str]) -> list[str]:
+    """Booster member names of one lead band (``None``: the single set for every lead)."""
+    return list(names) if band is None else [f"band{band}-{n}" for n in names]
+
+
+def lead_band_index(lead_h: FloatArray, edges_h: Sequence[float]) -> npt.NDArray[np.int64]:
+    """The lead band of each row: 0 up to ``edges_h[0]`` [h], …, ``len(edges_h)`` beyond."""
+    return np.searchsorted(np.asarray(edges_h, dtype=np.float64), lead_h, side="left")
+
+
 @dataclass
 class CityModel:
-    """The trained boosters of one city and what is needed to use them."""
+    """The trained boosters of one city and what is needed to use them.
+
+    With lead bands (``band_edges_h`` non-empty) the boosters are named ``band<k>-mean``,
+    ``band<k>-q10`` …, and each row is predicted by its band's boosters.
+    """
 
     city: str
     boosters: dict[str, lgb.Booster]
@@ -180,11 +195,43 @@ class CityModel:
     transform: str
     heavy_prob_threshold: float = 0.5
     info: dict[str, object] = field(default_factory=dict)
+    band_edges_h: tuple[float, ...] = ()
+
+    @classmethod
+    def from_registry(cls, city: str, boosters: Mapping[str, lgb.Booster], card: Any) -> CityModel:
+        """The model of a loaded registry version (its :class:`models.registry.ModelCard`)."""
+        params = card.params
+        return cls(
+            city,
+            dict(boosters),
+            list(card.feature_names),
+            tuple(card.quantiles),
+            str(card.target_transform),
+            float(params.get("heavy_prob_threshold", 0.5)),
+            band_edges_h=tuple(float(h) for h in params.get("lead_band_edges_h", ())),
+        )
+
+    def _raw(self, X: npt.NDArray[np.float32], band: int | None) -> tuple[FloatArray, FloatArray]:
+        mean_name, *q_names = band_members(
+            band, ["mean", *(quantile_name(q) for q in self.quantiles)]
+        )
+        mean = self.boosters[mean_name].predict(X)
+        qs = np.column_stack([self.boosters[n].predict(X) for n in q_names])
+        return np.asarray(mean, dtype=np.float64), np.asarray(qs, dtype=np.float64)
 
     def predict(self, X: npt.NDArray[np.float32]) -> dict[str, FloatArray]:
         """``mean`` and one array per quantile (``q10`` …) [µg/m³], quantiles non-crossing."""
-        mean = self.boosters["mean"].predict(X)
-        qs = np.column_stack([self.boosters[quantile_name(q)].predict(X) for q in self.quantiles])
+        if not self.band_edges_h:
+            mean, qs = self._raw(X, None)
+        else:
+            band = lead_band_index(
+                X[:, self.feature_names.index("lead_h")].astype(np.float64), self.band_edges_h
+            )
+            mean = np.full(len(X), np.nan)
+            qs = np.full((len(X), len(self.quantiles)), np.nan)
+            for k in np.unique(band):
+                rows = np.flatnonzero(band == k)
+                mean[rows], qs[rows] = self._raw(np.ascontiguousarray(X[rows]), int(k))
         if self.transform == "persistence":
             base = persistence_base(X, self.feature_names)
             mean = base + mean
@@ -224,7 +271,10 @@ def _fit(
 def train_city(
     city: str, X: npt.NDArray[np.float32], y: FloatArray, names: list[str], config: Config
 ) -> CityModel:
-    """Train the point and quantile boosters of one city on rows with a valid target."""
+    """Train the point and quantile boosters of one city on rows with a valid target.
+
+    With ``model.lead_bands_days`` each lead band gets its own boosters, trained on its rows.
+    """
     ok = np.isfinite(y)
     if ok.sum() < 50:
         raise ValueError(f"{city}: only {int(ok.sum())} training rows with a valid target")
@@ -232,21 +282,20 @@ def train_city(
     if transform == "persistence":
         ok &= np.isfinite(persistence_base(X, names))
     Xo, yo = np.ascontiguousarray(X[ok]), y[ok]
-    weight = np.where(yo > HEAVY, config.model.heavy_weight, 1.0)
-    params = {**DEFAULT_PARAMS, **config.model.params}
-    rounds = config.model.num_boost_round
-    base = persistence_base(Xo, names) if transform == "persistence" else np.zeros_like(yo)
-    boosters = {
-        "mean": _fit(Xo, yo - base, weight, names, {**params, "objective": "regression"}, rounds)
-    }
-    if transform == "persistence":
-        yt = np.log1p(yo) - np.log1p(base)
+    edges = tuple(24.0 * d for d in config.model.lead_bands_days or ())
+    boosters: dict[str, lgb.Booster] = {}
+    if not edges:
+        boosters.update(_fit_set(Xo, yo, names, config, None))
     else:
-        yt = np.log1p(yo) if transform == "log1p" else yo
-    for q in config.model.quantiles:
-        boosters[quantile_name(q)] = _fit(
-            Xo, yt, np.ones_like(yt), names, {**params, "objective": "quantile", "alpha": q}, rounds
-        )
+        band = lead_band_index(Xo[:, names.index("lead_h")].astype(np.float64), edges)
+        for k in range(len(edges) + 1):
+            rows = band == k
+            if rows.sum() < 50:
+                raise ValueError(
+                    f"{city}: lead band {k} (edges {list(config.model.lead_bands_days or ())} "
+                    f"days) has only {int(rows.sum())} training rows; widen the bands"
+                )
+            boosters.update(_fit_set(np.ascontiguousarray(Xo[rows]), yo[rows], names, config, k))
     return CityModel(
         city,
         boosters,
@@ -254,7 +303,38 @@ def train_city(
         tuple(config.model.quantiles),
         transform,
         info={"rows": int(ok.sum()), "heavy_rows": int((yo > HEAVY).sum())},
+        band_edges_h=edges,
     )
+
+
+def _fit_set(
+    Xo: npt.NDArray[np.float32],
+    yo: FloatArray,
+    names: list[str],
+    config: Config,
+    band: int | None,
+) -> dict[str, lgb.Booster]:
+    """The mean and quantile boosters on rows with a target (and a persistence base)."""
+    transform = config.model.target_transform
+    weight = np.where(yo > HEAVY, config.model.heavy_weight, 1.0)
+    params = {**DEFAULT_PARAMS, **config.model.params}
+    rounds = config.model.num_boost_round
+    base = persistence_base(Xo, names) if transform == "persistence" else np.zeros_like(yo)
+    mean_name, *q_names = band_members(
+        band, ["mean", *(quantile_name(q) for q in config.model.quantiles)]
+    )
+    boosters = {
+        mean_name: _fit(Xo, yo - base, weight, names, {**params, "objective": "regression"}, rounds)
+    }
+    if transform == "persistence":
+        yt = np.log1p(yo) - np.log1p(base)
+    else:
+        yt = np.log1p(yo) if transform == "log1p" else yo
+    for name, q in zip(q_names, config.model.quantiles, strict=True):
+        boosters[name] = _fit(
+            Xo, yt, np.ones_like(yt), names, {**params, "objective": "quantile", "alpha": q}, rounds
+        )
+    return boosters
 
 
 def quantile_matrix(pred: Mapping[str, FloatArray], quantiles: Sequence[float]) -> FloatArray:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from features.catalogue import catalogue_version
 from forecast.config import Config
-from models.backtest import _tuned_threshold, observed_daily
+from models.backtest import observed_daily, tune_decisions
 from models.data import load_training_dataset
 from models.forecaster import DEFAULT_PARAMS, build, issue_times, setup_for, train_city
 from models.registry import (
@@ -58,9 +58,10 @@ def train_and_register(
         last = pd.DatetimeIndex(index["valid_time"])[np.isfinite(y)].max()
         val_start = last - pd.Timedelta(days=365)
         label = "+".join(group)
-        threshold = _tuned_threshold(
+        decisions = tune_decisions(
             config, setup, X, index, y, names, obs, gap, val_start, say, label
         )
+        threshold = decisions.heavy_prob_threshold
         say(f"{label}: training on {int(np.isfinite(y).sum())} rows")
         model = train_city(label, X, y, names, config)
         seconds = time.perf_counter() - t0
@@ -84,6 +85,9 @@ def train_and_register(
                     "num_boost_round": config.model.num_boost_round,
                     "heavy_weight": config.model.heavy_weight,
                     "heavy_prob_threshold": threshold,
+                    "correction_window_days": decisions.correction.window_days,
+                    "correction_damping": decisions.correction.damping,
+                    "lead_band_edges_h": list(model.band_edges_h),
                     "pooled_over": group,
                     "leads_h": list(setup.leads_h),
                     "step_hours": setup.step_hours,

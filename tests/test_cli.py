@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from helpers import ROOT
 
 from forecast.cli import main
 from forecast.obs.dataset import read_netcdf
@@ -84,3 +85,27 @@ def test_unknown_format_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
         main(["obs", "import", "x.csv", "--format", "excel", "--out", "y.nc"])
     assert exit_.value.code == 2
     assert "invalid choice: 'excel'" in capsys.readouterr().err
+
+
+def test_demo_command_reaches_the_demo_with_the_repository_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's first command, up to the (session-tested) run_demo: arguments and config."""
+    import forecast.demo
+
+    seen: dict[str, object] = {}
+
+    def fake_run_demo(out: Path, base: object, *, days: int) -> object:
+        seen.update(out=Path(out), base=base, days=days)
+
+        class Result:
+            status = 0
+
+        return Result()
+
+    monkeypatch.setattr(forecast.demo, "run_demo", fake_run_demo)
+    monkeypatch.chdir(ROOT)
+    assert main(["demo", "--out", str(tmp_path / "d")]) == 0
+    assert seen["out"] == tmp_path / "d"
+    assert [c.id for c in seen["base"].cities] == ["urumqi", "changji", "shihezi", "wujiaqu"]  # type: ignore[attr-defined]
+    assert isinstance(seen["days"], int) and seen["days"] > 0

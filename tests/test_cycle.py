@@ -1,4 +1,4 @@
-"""End-to-end tests of the forecast cycle on the synthetic demo (one demo run, module scope)."""
+"""End-to-end tests of the forecast cycle on the synthetic demo (``demo``: one run per session)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,12 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from forecast.bulletin.json_io import validate_bulletin
-from forecast.config import Config
 from forecast.cycle import run_cycle
-from forecast.demo import demo_config, issue_day, run_demo
+from forecast.demo import demo_config, issue_day
 
 LEVEL_RANK = {"none": 0, "blue": 1, "yellow": 2, "orange": 3, "red": 4}
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory, config: Config):
-    out = tmp_path_factory.mktemp("demo")
-    result = run_demo(out, config, say=lambda _m: None)
-    return out, result
 
 
 def test_demo_end_to_end(demo) -> None:

@@ -9,6 +9,7 @@ reference, such as a difference of two equal means).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from pathlib import Path
@@ -35,8 +36,14 @@ from features.catalogue import (
     feature_names,
     render_markdown,
 )
-from features.config import FeatureConfig, to_steps
-from features.synthetic import panel_dataset, uneven_panel
+from features.config import (
+    DEFAULT_MET_VARIABLES,
+    KIND_STATE,
+    FeatureConfig,
+    met_kind,
+    to_steps,
+)
+from features.synthetic import panel_dataset, uneven_panel, weather_dataset
 
 RTOL = 1e-6
 ATOL = 1e-6  # µg/m³ (or the feature's unit): only matters where the reference is 0
@@ -144,6 +151,8 @@ def reference_met(
                 for w, m in zip(p.met_mean_steps, p.met_mean_min, strict=True):
                     mean = series.rolling(int(w), min_periods=int(m)).mean()
                     row.append(mean.iloc[v] if v < n else np.nan)
+                if config.met_change:  # NaN propagates: missing at either end gives NaN
+                    row.append(series.iloc[v] - series.iloc[issue] if v < n else np.nan)
         rows.append(row)
     return np.asarray(rows, dtype=np.float64)
 
@@ -241,13 +250,138 @@ def test_meteorology_matches_reference() -> None:
     lo = p.n_history
     hi = names.index("hour_bjt")
     met_names = names[lo:hi]
-    assert met_names[:3] == ["blh", "blh_mean_6h", "blh_mean_24h"]
+    assert met_names[:4] == ["blh", "blh_mean_6h", "blh_mean_24h", "blh_change"]
     rows = X.reshape(5, len(issues), len(leads), -1)
     for s in range(5):
         for k, t in enumerate(ds.indexes["time"].get_indexer(issues)):
             ref = reference_met(ds, s, int(t), leads, config)
             for j, name in enumerate(met_names):
                 assert_matches(rows[s, k, :, lo + j], ref[:, j], f"site {s} issue {t} {name}")
+
+
+STATES = [v for v in DEFAULT_MET_VARIABLES if met_kind(v) == KIND_STATE]
+
+
+def met_block_names(config: FeatureConfig, met_vars: list[str]) -> list[str]:
+    """The documented column order of the met block (see features.build), spelled out."""
+    out: list[str] = []
+    for v in met_vars:
+        out.append(v)
+        if v == "tp":
+            out += [f"tp_sum_{h:g}h" for h in config.precip_windows_h] + ["tp_since_issue"]
+        elif v == "stagnant":
+            out += ["stagnant_run_h", "stagnant_h_since_issue"]
+        else:
+            out += [f"{v}_mean_{h:g}h" for h in config.met_windows_h]
+            out += [f"{v}_change"] if config.met_change else []
+    return out
+
+
+@pytest.mark.parametrize("daily", [False, True])
+def test_met_change_matches_reference(daily: bool) -> None:
+    """Every met column, the changes since issue included, on an uneven panel with gaps."""
+    config = FeatureConfig.daily() if daily else FeatureConfig.hourly()
+    step = 24.0 if daily else 1.0
+    n_steps = 400
+    x = uneven_panel(7, n_steps, 21)
+    start, freq = ("2019-12-31 16:00", "D") if daily else ("2021-10-01", "h")
+    ds = weather_dataset(x, start=start, freq=freq, seed=3)
+    leads_h = [0.0, 24.0, 72.0, 168.0] if daily else [0.0, 1.0, 6.0, 24.0, 48.0]
+    lead_steps = [round(h / step) for h in leads_h]
+    issue_steps = [0, 3, 57, 200, 333, n_steps - 5, n_steps - 1]
+    # states missing at the issue time (known later), and missing at a valid time only
+    for v in STATES:
+        ds[v][1, 200] = np.nan
+        ds[v][1, 200 + lead_steps[1] : 200 + lead_steps[-1] + 1] = 5.0
+        ds[v][2, 200] = 7.0
+        ds[v][2, 200 + lead_steps[2]] = np.nan
+    issues = ds.indexes["time"][issue_steps]
+    X, index, names = build_feature_matrix(ds, issues, leads_h, config=config)
+    assert index.attrs["met_used"] == list(DEFAULT_MET_VARIABLES)
+    lo = config.resolve(step).n_history
+    hi = names.index("hour_bjt")
+    assert names[lo:hi] == met_block_names(config, list(DEFAULT_MET_VARIABLES))
+    assert names[lo : lo + 3 + len(config.met_windows_h)] == [
+        "blh",
+        *[f"blh_mean_{h:g}h" for h in config.met_windows_h],
+        "blh_change",
+        "wind_speed",
+    ]
+    rows = X.reshape(7, len(issues), len(leads_h), -1)
+    for s in range(7):
+        for k, t in enumerate(issue_steps):
+            ref = reference_met(ds, s, t, lead_steps, config)
+            for j, name in enumerate(names[lo:hi]):
+                assert_matches(rows[s, k, :, lo + j], ref[:, j], f"site {s} issue {t} {name}")
+    k200 = issue_steps.index(200)
+    for v in STATES:
+        c, cv = names.index(f"{v}_change"), names.index(v)
+        change = rows[..., c]
+        # lead 0: exactly 0 where the state is known at the issue time, NaN where it is not
+        known = ~np.isnan(ds[v].values[:, issue_steps])
+        assert np.array_equal(change[:, :, 0] == 0.0, known)
+        assert np.isnan(change[:, :, 0][~known]).all()
+        # missing at the issue time: NaN at every lead although the valid-time value is known
+        assert (rows[1, k200, 1:, cv] == 5.0).all() and np.isnan(change[1, k200]).all()
+        # missing at the valid time only: NaN there, the plain difference elsewhere
+        assert np.isnan(change[2, k200, 2])
+        assert change[2, k200, 1] == np.float32(ds[v].values[2, 200 + lead_steps[1]] - 7.0)
+        # beyond the data: NaN
+        assert np.isnan(change[:, -1, 1:]).all()
+
+
+def test_met_change_can_be_switched_off() -> None:
+    ds = weather_dataset(uneven_panel(4, 300, 22))
+    issues = ds.indexes["time"][::5]
+    on, _, names_on = build_feature_matrix(ds, issues, [0, 3, 24], config=FeatureConfig())
+    off_config = dataclasses.replace(FeatureConfig(), met_change=False)
+    off, _, names_off = build_feature_matrix(ds, issues, [0, 3, 24], config=off_config)
+    added = [n for n in names_on if n not in names_off]
+    assert added == [f"{v}_change" for v in STATES]
+    assert names_off == [n for n in names_on if n not in added]
+    assert names_off == feature_names(off_config, list(DEFAULT_MET_VARIABLES))
+    keep = [names_on.index(n) for n in names_off]
+    assert np.array_equal(on[:, keep], off, equal_nan=True)
+    assert not np.isnan(on[:, [names_on.index(n) for n in added]]).all()
+
+
+def test_met_change_for_any_state_variable() -> None:
+    """A variable outside the default list (as models may pass) is a state with a change."""
+    ds = weather_dataset(uneven_panel(3, 200, 23))
+    ds["t2m"] = ds["inversion"] + 265.0
+    config = dataclasses.replace(FeatureConfig(), met_vars=("t2m", "tp"))
+    issue_steps = [30, 100, 190]
+    X, _, names = build_feature_matrix(
+        ds, ds.indexes["time"][issue_steps], [0, 2, 12], config=config
+    )
+    lo = config.resolve(1.0).n_history
+    hi = names.index("hour_bjt")
+    assert names[lo:hi] == [
+        "t2m", "t2m_mean_6h", "t2m_mean_24h", "t2m_change",
+        "tp", "tp_sum_24h", "tp_sum_72h", "tp_since_issue",
+    ]  # fmt: skip
+    rows = X.reshape(3, len(issue_steps), 3, -1)
+    for s in range(3):
+        for k, t in enumerate(issue_steps):
+            ref = reference_met(ds, s, t, [0, 2, 12], config)
+            for j, name in enumerate(names[lo:hi]):
+                assert_matches(rows[s, k, :, lo + j], ref[:, j], f"site {s} issue {t} {name}")
+
+
+def test_met_change_in_the_catalogue() -> None:
+    for config in (FeatureConfig(), FeatureConfig.hourly(), FeatureConfig.daily()):
+        assert config.met_change
+        cat = {f.name: f for f in catalogue(config)}
+        for v in DEFAULT_MET_VARIABLES:
+            if met_kind(v) != KIND_STATE:
+                assert f"{v}_change" not in cat
+                continue
+            f = cat[f"{v}_change"]
+            assert (f.unit, f.family) == (cat[v].unit, cat[v].family)
+            assert f.source == "met_change" and f.sees == "valid time (forecast met)"
+            assert f"{v}(tv) − {v}(t0)" in f.formula
+    off = dataclasses.replace(FeatureConfig(), met_change=False)
+    assert not [f for f in catalogue(off) if f.source == "met_change"]
 
 
 def test_index_layout_and_lead_column() -> None:
@@ -312,6 +446,15 @@ def test_future_data_is_never_seen() -> None:
     later["blh"][:, t0 + 24] = -2.0
     X3, _, _ = build_feature_matrix(later, issue, [0, 6, 24])
     assert (X3[2::3, names.index("blh")] == -2.0).all()
+    # the change since issue sees blh at t0 and at tv only: -2 − blh(t0) at lead 24
+    change = X3[2::3, names.index("blh_change")]
+    assert np.array_equal(
+        change, (-2.0 - ds["blh"].values[:, t0]).astype(np.float32), equal_nan=True
+    )
+    later["blh"][:, t0] = 100.0
+    X4, _, _ = build_feature_matrix(later, issue, [0, 6, 24])
+    assert np.array_equal(X4[2::3, names.index("blh_change")], np.full(4, -102.0, np.float32))
+    assert (X4[0::3, names.index("blh_change")] == 0.0).all()
 
 
 def test_daily_series_windows_in_hours() -> None:

@@ -21,7 +21,7 @@ from features.build import (
     warmup,
 )
 from features.config import FeatureConfig
-from features.synthetic import panel_dataset, uneven_panel
+from features.synthetic import uneven_panel, weather_dataset
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -50,12 +50,25 @@ def assert_same_rows(
 def test_serving_equals_training(seed: int) -> None:
     config = FeatureConfig()
     n_steps = 5000  # longer than the serving window (EWM 72 h: 10 + 40 half-lives)
-    ds = panel_dataset(uneven_panel(18, n_steps, seed))
+    ds = weather_dataset(uneven_panel(18, n_steps, seed), seed=seed)
     rng = np.random.default_rng(seed)
     picks = [5, 80, *rng.integers(200, n_steps, 4).tolist(), n_steps - 1]
+    # a state missing at an issue time: its changes since issue are NaN in both paths
+    ds["wind_speed"][3, picks[2]] = np.nan
     issues = ds.indexes["time"][sorted(set(picks))]
     leads = [0, 1, 3, 12, 24, 48, 72]
     X, index, names = build_feature_matrix(ds, issues, leads, config=config)
+    change = [j for j, name in enumerate(names) if name.endswith("_change")]
+    assert [names[j] for j in change] == [
+        "blh_change", "wind_speed_change", "ventilation_change", "inversion_change",
+        "rh2m_change",
+    ]  # fmt: skip
+    assert np.isfinite(X[:, change]).any(axis=0).all()
+    at_nan = (index["site"] == "S003").to_numpy() & (
+        index["issue_time"] == ds.indexes["time"][picks[2]]
+    ).to_numpy()
+    assert at_nan.sum() == len(leads)
+    assert np.isnan(X[at_nan, names.index("wind_speed_change")]).all()
     for t in issues:
         rows = (index["issue_time"] == t).to_numpy()
         Xs, idx_s, names_s = latest_features(ds, t, leads, config=config)
@@ -66,17 +79,25 @@ def test_serving_equals_training(seed: int) -> None:
 
 def test_serving_reads_only_its_window() -> None:
     config = FeatureConfig()
-    ds = panel_dataset(uneven_panel(5, 6000, 3))
+    ds = weather_dataset(uneven_panel(5, 6000, 3))
     i = 5500
     t = ds.indexes["time"][i]
     need = required_history_steps(config, 1.0)
     assert need < i
-    X, _, _ = latest_features(ds, t, [0, 24], config=config)
+    X, _, names = latest_features(ds, t, [0, 24], config=config)
     spoiled = ds.copy(deep=True)
-    for name in ("pm25", "blh", "tp", "stagnant"):
+    for name in ds.data_vars:
         spoiled[name][:, : i - need + 1] = 1.0e6
     X2, _, _ = latest_features(spoiled, t, [0, 24], config=config)
     assert np.array_equal(X, X2, equal_nan=True)
+    # and the issue step itself is read: the changes since issue move with it
+    spoiled["inversion"][:, i] = 1.0e6
+    X3, _, _ = latest_features(spoiled, t, [0, 24], config=config)
+    c = names.index("inversion_change")
+    later = ds["inversion"].values[:, i + 24]
+    expected = np.where(np.isnan(later), np.nan, later - 1.0e6).astype(np.float32)
+    assert np.array_equal(X3[1::2, c], expected, equal_nan=True)
+    assert np.isfinite(X3[1::2, c]).any()
 
 
 def test_latest_kernel_equals_training_kernel_at_every_step() -> None:
@@ -101,9 +122,10 @@ def test_serving_on_daily_data() -> None:
     rng = np.random.default_rng(5)
     x = rng.gamma(2.0, 50.0, (4, 800))
     x[rng.random(x.shape) < 0.1] = np.nan
-    ds = panel_dataset(x, start="2018-12-31 16:00", freq="D")
+    ds = weather_dataset(x, start="2018-12-31 16:00", freq="D")
     t = ds.indexes["time"][750]
     X, index, names = build_feature_matrix(ds, [t], [0, 24, 72], config=config)
     Xs, _, _ = latest_features(ds, t, [0, 24, 72], config=config)
     assert_same_rows(Xs, X, names)
+    assert "rh2m_change" in names and np.isfinite(X[:, names.index("rh2m_change")]).any()
     assert pd.Timestamp(index["valid_time"].iloc[-1]) == t + pd.Timedelta(hours=72)

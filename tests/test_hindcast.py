@@ -16,8 +16,13 @@ def test_hindcast_writes_a_bulletin_per_day_and_scores_side_by_side(
 ) -> None:
     out = tmp_path / "hc"
     assert main(["hindcast", "--from", "2016-01-01", "--to", "2016-01-10", "--out", str(out)]) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert "RMSE model" in text and "persist." in text and "perfect-prog" in text
+    # Progress on stderr (not a terminal here): one line per issued bulletin, counted.
+    steps = [line for line in captured.err.splitlines() if line.startswith("  … bulletins ")]
+    assert [line.split()[2] for line in steps] == [f"{i}/10" for i in range(1, 11)]
+    assert "issued 2016-01-02 10:00" in steps[0] and "issued 2016-01-11 10:00" in steps[-1]
     bulletins = sorted((out / "archive").rglob("*.json"))
     assert len(bulletins) == 10  # one per day, no revisions
     doc = validate_bulletin(bulletins[0])

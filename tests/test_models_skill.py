@@ -68,9 +68,14 @@ def test_train_registers_a_loadable_version(tmp_path: Path) -> None:
         expected_catalogue_version=card.feature_catalogue_version,
         expected_feature_names=list(card.feature_names),
     )
-    assert set(loaded.boosters) == {"mean", "q10", "q50", "q90"}
+    # Lead bands (1, 3) days by default: one booster set per band.
+    assert set(loaded.boosters) == {
+        f"band{k}-{m}" for k in range(3) for m in ("mean", "q10", "q50", "q90")
+    }
+    assert card.params["lead_band_edges_h"] == [24.0, 72.0]
+    assert {"correction_window_days", "correction_damping"} <= set(card.params)
     x = np.zeros((1, len(card.feature_names)))
-    assert math.isfinite(float(loaded.boosters["mean"].predict(x)[0]))
+    assert math.isfinite(float(loaded.boosters["band0-mean"].predict(x)[0]))
 
 
 def test_backtest_command_prints_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""Property tests (hypothesis) of the PM2.5 history kernel on arbitrary short panels."""
+"""Property tests (hypothesis) of the PM2.5 history and met kernels on arbitrary short panels."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from features import kernels
-from features.config import FeatureConfig, KernelParams
+from features.config import KIND_AMOUNT, KIND_STATE, FeatureConfig, KernelParams
 
 CONFIG = FeatureConfig(
     lags_h=(1, 2, 3, 6),
@@ -101,3 +101,56 @@ def test_serving_kernel_equals_training(x: npt.NDArray[np.float64], data: st.Dat
         np.ascontiguousarray(x[:, : t + 1]), 77, t, out, 0, *P.history_args()
     )
     assert np.array_equal(out, H[:, t], equal_nan=True)
+
+
+MET = FeatureConfig(met_windows_h=(2, 5), precip_windows_h=(3,), stagnation_cap_h=6).resolve(1.0)
+NM = len(MET.met_mean_steps)
+
+
+def met_rows(
+    met: npt.NDArray[np.float64],
+    kinds: npt.NDArray[np.int64],
+    t_abs0: int,
+    issue: int,
+    leads: npt.NDArray[np.int64],
+    change: bool,
+) -> npt.NDArray[np.float32]:
+    """The met kernel's rows ``(site * lead, column)`` for one issue step."""
+    n_cols = sum(
+        1 + (NM + change if k == KIND_STATE else len(MET.met_total_steps) + 1) for k in kinds
+    )
+    out = np.full((met.shape[1] * len(leads), n_cols), -7.0, np.float32)
+    kernels.met_features(
+        np.ascontiguousarray(met), kinds, t_abs0, np.asarray([issue], dtype=np.int64), leads,
+        out, 0, MET.met_mean_steps, MET.met_mean_min, change, MET.met_total_steps,
+        MET.met_total_min, MET.stagnation_cap, MET.min_valid_fraction, MET.step_hours,
+    )  # fmt: skip
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(panels, st.data())
+def test_met_change_is_the_difference_and_needs_no_older_data(
+    x: npt.NDArray[np.float64], data: st.DataObject
+) -> None:
+    n_sites, n_steps = x.shape
+    i = data.draw(st.integers(0, n_steps - 1))
+    leads = np.asarray(
+        sorted(data.draw(st.sets(st.integers(0, 40), min_size=1, max_size=5))), dtype=np.int64
+    )
+    # a state (the change written after its means) followed by an amount (its columns shift)
+    met = np.stack([x, np.abs(x[::-1])])
+    kinds = np.asarray([KIND_STATE, KIND_AMOUNT], dtype=np.int64)
+    out = met_rows(met, kinds, 77, i, leads, True)
+    assert not (out == -7.0).any(), "a column was left unwritten"
+    vt = i + leads
+    ahead = np.where(vt < n_steps, x[:, np.minimum(vt, n_steps - 1)], np.nan)
+    expected = (ahead - x[:, [i]]).astype(np.float32)
+    assert np.array_equal(out[:, 1 + NM].reshape(n_sites, len(leads)), expected, equal_nan=True)
+    # switched off: the same columns without the change
+    off = met_rows(met, kinds, 77, i, leads, False)
+    assert np.array_equal(off, np.delete(out, 1 + NM, axis=1), equal_nan=True)
+    # serving: the same rows from data starting anywhere up to met_history_steps before issue
+    m0 = data.draw(st.integers(0, max(0, i - MET.met_history_steps() + 1)))
+    short = met_rows(met[:, :, m0:], kinds, 77 + m0, i - m0, leads, True)
+    assert np.array_equal(short, out, equal_nan=True)
