@@ -7,10 +7,15 @@ then every test issue time is forecast. Daily scores compare Beijing-day means: 
 lead day ``d`` is the ``d``-th day after the last complete day; for hourly data issued at
 ``HH`` Beijing time on day D it is day D + d (the mean of the hourly forecasts of that day).
 
-Baselines on exactly the same (site, issue, lead day) cells, and only cells where all three have
-a value are scored: persistence — the last complete day (tomorrow = today) — and climatology —
-the training years' mean for the day of year (±15 days; where a city's history is too short for
-that season, its mean over all training days, counted in ``climatology_fallback_days``).
+Baselines on exactly the same (site, issue, lead day) cells, and only cells where all of them
+have a value are scored: persistence — the last complete day (tomorrow = today) —,
+climatology — the training years' mean for the day of year (±15 days; where a city's history
+is too short for that season, its mean over all training days, counted in
+``climatology_fallback_days``) — and a linear model — ridge regression per lead day on the
+same feature rows and training rows as the boosters (:class:`models.baselines.RidgeOnFeatures`).
+
+The model's forecasts are corrected by its recent day-ahead errors (:mod:`models.correction`);
+the baselines are not.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import xarray as xr
 from forecast.config import Config
 from forecast.obs.aggregate import daily_mean
 from forecast.timeutil import beijing_to_utc, utc_to_beijing
-from models.baselines import Climatology
+from models.baselines import Climatology, RidgeOnFeatures
 from models.correction import (
     WINDOWS_DAYS,
     Correction,
@@ -44,12 +49,13 @@ from models.forecaster import (
     build,
     exceedance,
     issue_times,
+    persistence_base,
     quantile_name,
     setup_for,
     train_city,
     tune_heavy_threshold,
 )
-from models.metrics import contingency, csi, far, pod, score_block
+from models.metrics import contingency, csi, far, pod, reliability_table, score_block
 
 FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[str], None]
@@ -127,6 +133,10 @@ def _climatology(obs: pd.DataFrame, train_end_day: pd.Timestamp) -> Climatology:
     return Climatology(window_days=15, min_count=3).fit(da)
 
 
+#: Bin edges of the reliability table of P(daily PM2.5 > 150) (few heavy days per winter).
+RELIABILITY_BINS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+
+
 def _score_city(frame: pd.DataFrame, threshold: float) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
     for lead, block in frame.groupby("lead_day"):
@@ -136,6 +146,7 @@ def _score_city(frame: pd.DataFrame, threshold: float) -> dict[str, dict[str, ob
             & np.isfinite(block["persistence"])
             & np.isfinite(block["climatology"])
             & np.isfinite(block["mean"])
+            & np.isfinite(block["linear"])
         )
         obs = np.where(same, obs, np.nan)  # every forecaster is scored on the same days
         model = score_block(obs, block["mean"].to_numpy(), block["p150"].to_numpy())
@@ -145,10 +156,15 @@ def _score_city(frame: pd.DataFrame, threshold: float) -> dict[str, dict[str, ob
         table = contingency(obs[ok], decided, HEAVY)
         model["csi_150_point"] = model["csi_150"]
         model["csi_150"], model["pod_150"], model["far_150"] = csi(table), pod(table), far(table)
+        p150 = block["p150"].to_numpy()
+        model["reliability_150"] = reliability_table(
+            p150[ok], (obs[ok] > HEAVY).astype(float), RELIABILITY_BINS
+        ).to_dict(orient="records")
         out[str(int(lead))] = {
             "model": model,
             "persistence": score_block(obs[same], block["persistence"].to_numpy()[same]),
             "climatology": score_block(obs[same], block["climatology"].to_numpy()[same]),
+            "linear": score_block(obs[same], block["linear"].to_numpy()[same]),
         }
     return out
 
@@ -225,6 +241,17 @@ def tune_decisions(
     return Decisions(threshold, correction)
 
 
+def _base(config: Config, X: npt.NDArray[np.float32], names: list[str]) -> FloatArray | None:
+    return persistence_base(X, names) if config.model.target_transform == "persistence" else None
+
+
+def _linear_baseline(
+    config: Config, X: npt.NDArray[np.float32], y: FloatArray, names: list[str]
+) -> RidgeOnFeatures:
+    """The linear model on the same rows and features (and the same persistence base)."""
+    return RidgeOnFeatures().fit(X, y, X[:, names.index("lead_h")], _base(config, X, names))
+
+
 def run_backtest(
     config: Config,
     start: str,
@@ -291,8 +318,12 @@ def run_backtest(
         say(f"{label}: training on {int(np.isfinite(ytr).sum())} rows")
         model: CityModel = train_city(label, Xtr, ytr, names, config)
         model.heavy_prob_threshold = threshold
+        linear = _linear_baseline(config, Xtr, ytr, names)
         Xte, ite, _, _ = build(part, setup, forecast_issues, setup.leads_h)
         pred = model.predict(Xte)
+        pred["linear"] = linear.predict(
+            Xte, Xte[:, names.index("lead_h")], _base(config, Xte, names)
+        )
         daily = to_daily(ite, pred, setup, obs)
         daily = daily[(daily["lead_day"] >= 1) & (daily["lead_day"] <= setup.horizon_days)]
         train_end = _beijing_day(itr["valid_time"]).max()

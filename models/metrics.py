@@ -289,7 +289,8 @@ def score_block(
     """The scores of one city × lead × forecaster block of daily PM2.5 [µg/m³].
 
     Keys: ``n`` (valid pairs), ``rmse``, ``mae``, ``bias`` [µg/m³], ``csi_<t>`` for every
-    threshold (default 75, 115, 150, 250), ``pod_150``, ``far_150``, and ``brier_150`` when
+    threshold (default 75, 115, 150, 250), ``pod_150``, ``far_150``,
+    ``aqi_category_accuracy`` (AQI from PM2.5 alone, HJ 633), and ``brier_150`` when
     ``prob150`` (the forecast probability of daily PM2.5 > 150 µg/m³) is given — scored on the
     days where ``obs`` and ``prob150`` are valid. Undefined scores are NaN.
     """
@@ -305,6 +306,7 @@ def score_block(
     heavy = contingency(o, f, HEAVY_THRESHOLD)
     out["pod_150"] = pod(heavy)
     out["far_150"] = far(heavy)
+    out["aqi_category_accuracy"] = aqi_category_accuracy(o, f)
     if prob150 is not None:
         ob, pb = valid_pairs(obs, prob150)
         out["brier_150"] = brier_score(pb, (ob > HEAVY_THRESHOLD).astype(np.float64))

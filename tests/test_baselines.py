@@ -335,3 +335,39 @@ def test_linear_refuses_too_little_data() -> None:
     da = daily(np.arange(10.0), "2015-01-01")
     with pytest.raises(ValueError, match="complete training samples"):
         LinearBaseline([1]).fit(da)
+
+
+def _ridge_reference(X: np.ndarray, y: np.ndarray, Xnew: np.ndarray, alpha: float) -> np.ndarray:
+    """Closed-form ridge with an intercept on mean-imputed, standardised columns."""
+    mean = np.nanmean(X, axis=0)
+    fill = lambda A: np.where(np.isnan(A), mean, A)  # noqa: E731
+    Xf = fill(X)
+    mu, sd = Xf.mean(axis=0), Xf.std(axis=0)
+    sd[sd == 0] = 1.0
+    Z = (Xf - mu) / sd
+    beta = np.linalg.solve(Z.T @ Z + alpha * np.eye(Z.shape[1]), Z.T @ (y - y.mean()))
+    return ((fill(Xnew) - mu) / sd) @ beta + y.mean()
+
+
+def test_ridge_on_features_matches_closed_form_per_lead_day() -> None:
+    from models.baselines import RidgeOnFeatures
+
+    rng = np.random.default_rng(5)
+    n = 240
+    lead = np.repeat([6.0, 24.0, 30.0, 48.0], n // 4)  # lead days 1, 1, 2, 2
+    X = rng.normal(size=(n, 4))
+    X[rng.random((n, 4)) < 0.1] = np.nan
+    base = rng.uniform(20, 200, n)
+    y = base + 3 * np.nan_to_num(X[:, 0]) - 2 * (lead > 24) + rng.normal(0, 1, n)
+    y[::17] = np.nan  # rows without a target are left out
+    model = RidgeOnFeatures(alpha=10.0).fit(X, y, lead, base)
+    assert set(model.models_) == {1, 2}
+    got = model.predict(X, lead, base)
+    for day in (1, 2):
+        rows = np.ceil(lead / 24) == day
+        fit = rows & np.isfinite(y)
+        want = _ridge_reference(X[fit], (y - base)[fit], X[rows], 10.0) + base[rows]
+        np.testing.assert_allclose(got[rows], np.clip(want, 0, None), rtol=1e-9, atol=1e-9)
+    # A lead day never fitted gives NaN, and forecasts are never negative.
+    assert np.isnan(model.predict(X[:3], np.array([100.0, 100.0, 100.0]))).all()
+    assert (model.predict(X, lead, np.zeros(n)) >= 0).all()

@@ -170,7 +170,7 @@ def test_score_block_keys_and_values() -> None:
     block = score_block(OBS, FC, prob150=prob)
     assert list(block) == [
         "n", "rmse", "mae", "bias", "csi_75", "csi_115", "csi_150", "csi_250",
-        "pod_150", "far_150", "brier_150",
+        "pod_150", "far_150", "aqi_category_accuracy", "brier_150",
     ]  # fmt: skip
     assert block["n"] == 8
     assert isinstance(block["n"], int)
@@ -184,6 +184,7 @@ def test_score_block_keys_and_values() -> None:
     assert "brier_150" not in score_block(OBS, FC)
     # CSI at 250: obs>250: 300 ; fc>250: 260 → one hit only
     assert block["csi_250"] == 1.0
+    assert block["aqi_category_accuracy"] == pytest.approx(aqi_category_accuracy(OBS, FC))
     assert all(isinstance(v, float) for k, v in block.items() if k != "n")
 
 

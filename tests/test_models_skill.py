@@ -34,11 +34,20 @@ def test_backtest_reports_every_city_lead_and_forecaster(winter_backtest: dict) 
     for block in result["cities"].values():
         assert set(block["leads"]) == {str(d) for d in range(1, 8)}
         for scores in block["leads"].values():
-            for who in ("model", "persistence", "climatology"):
+            for who in ("model", "persistence", "climatology", "linear"):
                 assert set(scores[who]) >= KEYS
             assert "brier_150" in scores["model"]
-            assert scores["model"]["n"] == scores["persistence"]["n"] == scores["climatology"]["n"]
+            assert scores["model"]["n"] == scores["persistence"]["n"] == scores["linear"]["n"]
+            assert scores["model"]["n"] == scores["climatology"]["n"]
             assert scores["model"]["n"] > 150
+            assert 0.0 <= scores["model"]["aqi_category_accuracy"] <= 1.0
+            table = scores["model"]["reliability_150"]
+            assert [r["lower"] for r in table] == [0.0, 0.1, 0.3, 0.5, 0.7, 0.9]
+            assert sum(r["count"] for r in table) == scores["model"]["n"]
+            for r in table:
+                if r["count"]:
+                    assert r["lower"] <= r["mean_forecast"] <= r["upper"]
+                    assert 0.0 <= r["observed_frequency"] <= 1.0
 
 
 def test_model_beats_persistence_and_climatology_beyond_day_one(winter_backtest: dict) -> None:  # type: ignore[type-arg]

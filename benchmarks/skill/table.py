@@ -32,9 +32,9 @@ def gain(scores: dict[str, Any]) -> float:
 
 def skill_table(result: dict[str, Any]) -> str:
     head = (
-        "| city | lead (d) | n | RMSE model | persistence | climatology | RMSE gain "
-        "| CSI150 model | persistence | Δ | POD | FAR | Brier150 | goal |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| city | lead (d) | n | RMSE model | persistence | climatology | linear | RMSE gain "
+        "| CSI150 model | persistence | linear | Δ | POD | FAR | Brier150 | goal |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     rows = [head]
     for city, block in result["cities"].items():
@@ -43,13 +43,16 @@ def skill_table(result: dict[str, Any]) -> str:
             if s is None or not s["model"]["n"]:
                 continue
             m, p, c = s["model"], s["persistence"], s["climatology"]
+            lin = s.get("linear", {})
             d_csi = m["csi_150"] - p["csi_150"] if p["csi_150"] is not None else float("nan")
             met = gain(s) >= GOAL_RMSE and d_csi >= GOAL_CSI
             rows.append(
                 f"| {city} | {lead} | {m['n']} | {_f(m['rmse'], '%.1f')} | {_f(p['rmse'], '%.1f')} "
-                f"| {_f(c['rmse'], '%.1f')} | {gain(s):+.0%} | {_f(m['csi_150'], '%.2f')} "
-                f"| {_f(p['csi_150'], '%.2f')} | {_f(d_csi, '%+.2f')} | {_f(m['pod_150'], '%.2f')} "
-                f"| {_f(m['far_150'], '%.2f')} | {_f(m.get('brier_150'), '%.3f')} "
+                f"| {_f(c['rmse'], '%.1f')} | {_f(lin.get('rmse'), '%.1f')} | {gain(s):+.0%} "
+                f"| {_f(m['csi_150'], '%.2f')} | {_f(p['csi_150'], '%.2f')} "
+                f"| {_f(lin.get('csi_150'), '%.2f')} | {_f(d_csi, '%+.2f')} "
+                f"| {_f(m['pod_150'], '%.2f')} | {_f(m['far_150'], '%.2f')} "
+                f"| {_f(m.get('brier_150'), '%.3f')} "
                 f"| {'✔' if met else '✘'} |"
             )
     return "\n".join(rows)
