@@ -246,6 +246,12 @@ class ModelConfig(_Strict):
     #: for the mean) — trees cannot extrapolate beyond the training range, persistence can —
     #: or the (log1p-transformed) concentration itself.
     target_transform: Literal["persistence", "log1p", "none"] = "persistence"
+    #: objective of the point (mean) model: squared error, Huber (squared within
+    #: ``huber_delta`` µg/m³ of the target, absolute beyond: one dust day or firework night
+    #: does not pull the fit) or absolute error. docs/models.md compares them by back-test.
+    mean_objective: Literal["l2", "huber", "l1"] = "huber"
+    #: the Huber transition [µg/m³].
+    huber_delta: float = Field(30.0, gt=0.0)
     #: training weight of heavy rows (target > 150 µg/m³) relative to the others.
     heavy_weight: float = Field(2.0, ge=1.0)
     #: LightGBM parameters overriding the engine's defaults.

@@ -84,6 +84,8 @@ def train_and_register(
                     **config.model.params,
                     "num_boost_round": config.model.num_boost_round,
                     "heavy_weight": config.model.heavy_weight,
+                    "mean_objective": config.model.mean_objective,
+                    "huber_delta": config.model.huber_delta,
                     "heavy_prob_threshold": threshold,
                     "correction_window_days": decisions.correction.window_days,
                     "correction_damping": decisions.correction.damping,
