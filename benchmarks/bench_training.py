@@ -59,7 +59,7 @@ def main() -> None:
         X, _index, names, y = build(ds, setup, issue_times(ds, setup), setup.train_leads_h)
         features_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        train_city("pooled", X, y, names, config)
+        model = train_city("pooled", X, y, names, config)
         train_s = time.perf_counter() - t0
     rows = int(np.isfinite(y).sum())
     n_cities = int(ds.sizes["site"])
@@ -69,7 +69,9 @@ def main() -> None:
             "cities": n_cities,
             "rows": rows,
             "features": len(names),
-            "boosters": 1 + len(config.model.quantiles),
+            # point + quantile boosters, per lead band (model.lead_bands_days)
+            "boosters": len(model.boosters),
+            "lead_bands_days": list(config.model.lead_bands_days or []),
             "rounds": args.rounds,
             "synth_s": round(synth_s, 1),
             "load_merge_s": round(load_s, 1),
