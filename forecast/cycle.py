@@ -486,7 +486,7 @@ def _run(
     preds: dict[str, pd.DataFrame] = {}
     failed: dict[str, str] = {}
     versions: dict[str, str] = {}
-    corrections: dict[str, float] = {}
+    corrections: dict[str, tuple[float, Correction]] = {}
     with _timed(result, "features", say) as st:
         axis = pd.date_range(obs.ds.indexes["time"][0], t_end, freq="h")
         merged = merge(obs.ds.reindex(time=axis), met)
@@ -516,7 +516,7 @@ def _run(
             correction = Correction.from_params(card.params)
             offset = offset_at_issue(model, correction, merged, setup, issue_utc, city)
             if offset:
-                corrections[city] = offset
+                corrections[city] = (offset, correction)
             frame = pd.DataFrame(
                 {q: np.clip(p[k] + offset, 0.0, None) for q, k in QUANTILE_COLUMNS.items()},
                 index=pd.DatetimeIndex(index["valid_time"].to_numpy()[rows]),
@@ -532,7 +532,7 @@ def _run(
         )
         if corrections:
             st.note += "; recent-error correction " + ", ".join(
-                f"{c} {v:+.1f} µg/m³" for c, v in corrections.items()
+                f"{c} {v:+.1f} µg/m³" for c, (v, _) in corrections.items()
             )
     if not preds:
         raise NoUsableInput(
@@ -567,6 +567,19 @@ def _run(
                 or None,
             ),
         ]
+        if corrections:
+            # Not a degradation: forecasters should still see that the models were shifted.
+            status.append(
+                InputStatus(
+                    "correction",
+                    "ok",
+                    "; ".join(
+                        f"{c}: {v:+.1f} µg/m³ (the model's mean day-ahead error over the last "
+                        f"{k.window_days} verified days × {k.damping:g})"
+                        for c, (v, k) in corrections.items()
+                    ),
+                )
+            )
         degraded = any(s.status != "ok" for s in status)
         reg = RegionalWarning(
             config.region.name_zh, config.region.name_en, tuple(cities), regional_state

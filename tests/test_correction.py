@@ -263,6 +263,12 @@ def test_the_cycle_applies_a_tuned_correction(
 
     offsets = {c: float(v) for c, v in re.findall(r"(\w+) ([+-]\d+\.\d) µg/m³", note)}
     assert set(offsets) == {c.city_id for c in plain.bulletin.cities}
+    # The bulletin says so (an "ok" input status, not a degradation).
+    status = {s.component: s for s in fixed.bulletin.input_status}
+    assert "correction" not in {s.component for s in plain.bulletin.input_status}
+    assert status["correction"].status == "ok"
+    assert "last 5 verified days × 1" in (status["correction"].reason or "")
+    assert fixed.status == plain.status
     for a, b in zip(plain.bulletin.cities, fixed.bulletin.cities, strict=True):
         shifts = [
             db.pm25_p50 - da.pm25_p50
