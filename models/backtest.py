@@ -49,9 +49,9 @@ from models.forecaster import (
     build,
     exceedance,
     issue_times,
-    persistence_base,
     quantile_name,
     setup_for,
+    target_base,
     train_city,
     tune_heavy_threshold,
 )
@@ -241,15 +241,12 @@ def tune_decisions(
     return Decisions(threshold, correction)
 
 
-def _base(config: Config, X: npt.NDArray[np.float32], names: list[str]) -> FloatArray | None:
-    return persistence_base(X, names) if config.model.target_transform == "persistence" else None
-
-
 def _linear_baseline(
     config: Config, X: npt.NDArray[np.float32], y: FloatArray, names: list[str]
 ) -> RidgeOnFeatures:
     """The linear model on the same rows and features (and the same persistence base)."""
-    return RidgeOnFeatures().fit(X, y, X[:, names.index("lead_h")], _base(config, X, names))
+    base = target_base(config.model.target_transform, X, names)
+    return RidgeOnFeatures().fit(X, y, X[:, names.index("lead_h")], base)
 
 
 def run_backtest(
@@ -322,7 +319,7 @@ def run_backtest(
         Xte, ite, _, _ = build(part, setup, forecast_issues, setup.leads_h)
         pred = model.predict(Xte)
         pred["linear"] = linear.predict(
-            Xte, Xte[:, names.index("lead_h")], _base(config, Xte, names)
+            Xte, Xte[:, names.index("lead_h")], target_base(model.transform, Xte, names)
         )
         daily = to_daily(ite, pred, setup, obs)
         daily = daily[(daily["lead_day"] >= 1) & (daily["lead_day"] <= setup.horizon_days)]

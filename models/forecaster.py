@@ -171,14 +171,32 @@ def build(
     return X, index, [*names, *DESCRIPTORS], targets(ds, index)
 
 
-def band_members(band: int | None, names: Sequence[str]) -> list[str]:
-    """Booster member names of one lead band (``None``: the single set for every lead)."""
-    return list(names) if band is None else [f"band{band}-{n}" for n in names]
+def band_members(band: int | None, quantiles: Sequence[float]) -> tuple[str, list[str]]:
+    """Booster member names of one lead band — the point model's and the quantiles' — with
+    the band's prefix (``None``: the single set for every lead)."""
+    names = ["mean", *(quantile_name(q) for q in quantiles)]
+    if band is not None:
+        names = [f"band{band}-{n}" for n in names]
+    return names[0], names[1:]
 
 
 def lead_band_index(lead_h: FloatArray, edges_h: Sequence[float]) -> npt.NDArray[np.int64]:
     """The lead band of each row: 0 up to ``edges_h[0]`` [h], …, ``len(edges_h)`` beyond."""
     return np.searchsorted(np.asarray(edges_h, dtype=np.float64), lead_h, side="left")
+
+
+def row_bands(
+    X: npt.NDArray[np.float32], names: Sequence[str], edges_h: Sequence[float]
+) -> npt.NDArray[np.int64]:
+    """The lead band of each feature row (from its ``lead_h`` column)."""
+    return lead_band_index(X[:, list(names).index("lead_h")].astype(np.float64), edges_h)
+
+
+def target_base(
+    transform: str, X: npt.NDArray[np.float32], names: Sequence[str]
+) -> FloatArray | None:
+    """What the boosters learn the change from: y₀ for ``"persistence"``, else nothing."""
+    return persistence_base(X, names) if transform == "persistence" else None
 
 
 @dataclass
@@ -213,9 +231,7 @@ class CityModel:
         )
 
     def _raw(self, X: npt.NDArray[np.float32], band: int | None) -> tuple[FloatArray, FloatArray]:
-        mean_name, *q_names = band_members(
-            band, ["mean", *(quantile_name(q) for q in self.quantiles)]
-        )
+        mean_name, q_names = band_members(band, self.quantiles)
         mean = self.boosters[mean_name].predict(X)
         qs = np.column_stack([self.boosters[n].predict(X) for n in q_names])
         return np.asarray(mean, dtype=np.float64), np.asarray(qs, dtype=np.float64)
@@ -225,9 +241,7 @@ class CityModel:
         if not self.band_edges_h:
             mean, qs = self._raw(X, None)
         else:
-            band = lead_band_index(
-                X[:, self.feature_names.index("lead_h")].astype(np.float64), self.band_edges_h
-            )
+            band = row_bands(X, self.feature_names, self.band_edges_h)
             mean = np.full(len(X), np.nan)
             qs = np.full((len(X), len(self.quantiles)), np.nan)
             for k in np.unique(band):
@@ -288,7 +302,7 @@ def train_city(
     if not edges:
         boosters.update(_fit_set(Xo, yo, names, config, None))
     else:
-        band = lead_band_index(Xo[:, names.index("lead_h")].astype(np.float64), edges)
+        band = row_bands(Xo, names, edges)
         for k in range(len(edges) + 1):
             rows = band == k
             if rows.sum() < 50:
@@ -328,10 +342,10 @@ def _fit_set(
     weight = np.where(yo > HEAVY, config.model.heavy_weight, 1.0)
     params = {**DEFAULT_PARAMS, **config.model.params}
     rounds = config.model.num_boost_round
-    base = persistence_base(Xo, names) if transform == "persistence" else np.zeros_like(yo)
-    mean_name, *q_names = band_members(
-        band, ["mean", *(quantile_name(q) for q in config.model.quantiles)]
-    )
+    base = target_base(transform, Xo, names)
+    if base is None:
+        base = np.zeros_like(yo)
+    mean_name, q_names = band_members(band, config.model.quantiles)
     boosters = {
         mean_name: _fit(Xo, yo - base, weight, names, {**params, **_mean_objective(config)}, rounds)
     }
