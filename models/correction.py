@@ -163,18 +163,20 @@ def tune_correction(
     if np.isfinite(obs).sum() < min_rows:
         return Correction(damping=0.0)
     errors = day_ahead_errors(frame)
-    best, best_score = Correction(damping=0.0), _rmse(obs, frame["mean"].to_numpy(np.float64))
+    mean = frame["mean"].to_numpy(np.float64)
+    best, best_score = Correction(damping=0.0), _rmse(obs, mean)
     for window in windows:
+        # The window's mean errors once; each damping only scales them.
+        undamped = recent_offsets(
+            errors,
+            frame["site"].to_numpy(),
+            pd.DatetimeIndex(frame["issue_day"]),
+            Correction(window_days=int(window), damping=1.0),
+            verified_lag_days=verified_lag_days,
+        )
         for damping in sorted(d for d in dampings if d > 0):
-            candidate = Correction(window_days=int(window), damping=float(damping))
-            offsets = recent_offsets(
-                errors,
-                frame["site"].to_numpy(),
-                pd.DatetimeIndex(frame["issue_day"]),
-                candidate,
-                verified_lag_days=verified_lag_days,
-            )
-            score = _rmse(obs, np.clip(frame["mean"].to_numpy(np.float64) + offsets, 0.0, None))
+            score = _rmse(obs, np.clip(mean + damping * undamped, 0.0, None))
             if score < best_score * 0.999:
-                best, best_score = candidate, score
+                best = Correction(window_days=int(window), damping=float(damping))
+                best_score = score
     return best
